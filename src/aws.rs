@@ -1,0 +1,228 @@
+//! The real source: `aws-sdk-bedrock` clients, one per target, and the mapping of their outputs
+//! and errors to the project's own types.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_bedrock::config::http::HttpResponse;
+use aws_sdk_bedrock::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrock::primitives::DateTime;
+use aws_sdk_bedrock::types::{TrainingMetrics, ValidatorMetric};
+
+use crate::config::Target;
+use crate::source::{BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, StatusDetails};
+
+/// How each call is made: its time bound and the retry policy.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Bound on one call, SDK retries included (`request_timeout`).
+    pub request_timeout: Duration,
+    /// The SDK's *standard* retry mode with 3 attempts. Not adaptive: at an exporter's low call
+    /// rate its client-side limiter holds a throttled call's retry until the call times out.
+    pub retry: RetryConfig,
+}
+
+impl ClientSettings {
+    /// Standard retries, 3 attempts, as DESIGN.md prescribes.
+    pub fn standard(request_timeout: Duration) -> Self {
+        ClientSettings {
+            request_timeout,
+            retry: RetryConfig::standard().with_max_attempts(3),
+        }
+    }
+}
+
+/// Why a target's client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no region: set `region` on the target or AWS_REGION in the environment")]
+    NoRegion,
+}
+
+/// Loads the AWS default chain: environment, shared profile, web identity (IRSA), container
+/// and instance metadata, for credentials and the default region.
+pub async fn default_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Reads one target's jobs and models through `aws-sdk-bedrock`.
+#[derive(Debug, Clone)]
+pub struct AwsSource {
+    client: aws_sdk_bedrock::Client,
+}
+
+impl AwsSource {
+    /// Builds the client of `target` on top of `base` (credentials and defaults), assuming
+    /// `role_arn` through STS when set. Returns the source and the region it reads.
+    pub async fn new(
+        base: &SdkConfig,
+        target: &Target,
+        settings: &ClientSettings,
+    ) -> Result<(AwsSource, String), ClientError> {
+        let region = target
+            .region
+            .clone()
+            .map(Region::new)
+            .or_else(|| base.region().cloned())
+            .ok_or(ClientError::NoRegion)?;
+        let mut builder = aws_sdk_bedrock::config::Builder::from(base)
+            .region(region.clone())
+            .retry_config(settings.retry.clone())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(settings.request_timeout)
+                    .build(),
+            );
+        if let Some(role_arn) = &target.role_arn {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                .session_name("bedrock-exporter")
+                .region(region.clone())
+                .configure(base)
+                .build()
+                .await;
+            builder = builder.credentials_provider(provider);
+        }
+        if let Some(url) = &target.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        let client = aws_sdk_bedrock::Client::from_conf(builder.build());
+        Ok((AwsSource { client }, region.to_string()))
+    }
+}
+
+impl BedrockSource for AwsSource {
+    async fn get_job(&self, identifier: &str) -> Result<JobRecord, FetchError> {
+        let out = self
+            .client
+            .get_model_customization_job()
+            .job_identifier(identifier)
+            .send()
+            .await
+            .map_err(fetch_error)?;
+        let details = out.status_details();
+        Ok(JobRecord {
+            job_arn: present(out.job_arn()),
+            job_name: present(out.job_name()),
+            output_model_name: present(out.output_model_name()),
+            output_model_arn: out.output_model_arn().and_then(present),
+            base_model_arn: present(out.base_model_arn()),
+            status: out.status().map(|s| s.as_str().to_owned()),
+            status_details: StatusDetails {
+                validation: details
+                    .and_then(|d| d.validation_details())
+                    .and_then(|d| d.status())
+                    .map(|s| s.as_str().to_owned()),
+                data_processing: details
+                    .and_then(|d| d.data_processing_details())
+                    .and_then(|d| d.status())
+                    .map(|s| s.as_str().to_owned()),
+                training: details
+                    .and_then(|d| d.training_details())
+                    .and_then(|d| d.status())
+                    .map(|s| s.as_str().to_owned()),
+            },
+            failure_message: out.failure_message().map(str::to_owned),
+            customization_type: out.customization_type().map(|t| t.as_str().to_owned()),
+            creation_time: seconds(Some(out.creation_time())),
+            last_modified_time: seconds(out.last_modified_time()),
+            end_time: seconds(out.end_time()),
+            hyper_parameters: hyper_parameters(out.hyper_parameters()),
+            training_loss: training_loss(out.training_metrics()),
+            validation_losses: validation_losses(out.validation_metrics()),
+        })
+    }
+
+    async fn get_model(&self, identifier: &str) -> Result<ModelRecord, FetchError> {
+        let out = self
+            .client
+            .get_custom_model()
+            .model_identifier(identifier)
+            .send()
+            .await
+            .map_err(fetch_error)?;
+        Ok(ModelRecord {
+            model_arn: present(out.model_arn()),
+            model_name: present(out.model_name()),
+            job_name: out.job_name().and_then(present),
+            job_arn: out.job_arn().and_then(present),
+            base_model_arn: out.base_model_arn().and_then(present),
+            customization_type: out.customization_type().map(|t| t.as_str().to_owned()),
+            model_status: out.model_status().map(|s| s.as_str().to_owned()),
+            failure_message: out.failure_message().map(str::to_owned),
+            creation_time: seconds(Some(out.creation_time())),
+            hyper_parameters: hyper_parameters(out.hyper_parameters()),
+            training_loss: training_loss(out.training_metrics()),
+            validation_losses: validation_losses(out.validation_metrics()),
+        })
+    }
+}
+
+/// The SDK fills a required field the service left out with an empty string: that is absence.
+fn present(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Seconds since the epoch; a missing required timestamp arrives as the epoch itself.
+fn seconds(t: Option<&DateTime>) -> Option<f64> {
+    let t = t?;
+    if t.secs() == 0 && t.subsec_nanos() == 0 {
+        return None;
+    }
+    Some(t.secs() as f64 + f64::from(t.subsec_nanos()) / 1e9)
+}
+
+/// Widens the API's 32-bit float through its shortest decimal form, so 0.1 stays 0.1 rather
+/// than becoming 0.10000000149011612.
+fn widen(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(f64::from(v))
+}
+
+fn training_loss(metrics: Option<&TrainingMetrics>) -> Option<f64> {
+    metrics.and_then(|m| m.training_loss()).map(widen)
+}
+
+fn validation_losses(metrics: &[ValidatorMetric]) -> Vec<Option<f64>> {
+    metrics
+        .iter()
+        .map(|m| m.validation_loss().map(widen))
+        .collect()
+}
+
+fn hyper_parameters(params: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
+    params
+        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// Classifies an SDK failure by the cause of its last attempt.
+fn fetch_error<E>(err: SdkError<E, HttpResponse>) -> FetchError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let kind = match &err {
+        SdkError::TimeoutError(_) => ErrorKind::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => ErrorKind::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_io() => ErrorKind::Network,
+        SdkError::ServiceError(service) => {
+            ErrorKind::from_service_error(service.err().code(), service.raw().status().as_u16())
+        }
+        // ResponseError: a response the SDK could not parse. ConstructionFailure: the request
+        // could not be built or signed (for example, no credentials).
+        _ => ErrorKind::Other,
+    };
+    let message = match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_owned(),
+                _ => DisplayErrorContext(&err).to_string(),
+            }
+        }
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    FetchError::new(kind, message)
+}

@@ -1,0 +1,571 @@
+//! The YAML config file: parsed, then checked as a whole, every problem reported with its path.
+//!
+//! Parsing walks a `serde_yaml::Value` by hand rather than deriving `Deserialize`, so that an
+//! unknown key, a bad duration and a bad identifier in one file are all reported at once, each
+//! with its path (`targets[0].jobs[3]: ...`), as blackbox_exporter does.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+use serde_yaml::Value;
+
+/// A loaded and validated config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// How often running jobs, creating models and never-read identifiers are re-read.
+    pub interval: Duration,
+    /// How often finished jobs and settled models are re-read.
+    pub terminal_interval: Duration,
+    /// Bound on one API call, SDK retries included.
+    pub request_timeout: Duration,
+    /// API calls in flight at once, per target.
+    pub concurrency: usize,
+    pub targets: Vec<Target>,
+}
+
+/// One AWS account and region to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Target {
+    pub region: Option<String>,
+    pub role_arn: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub jobs: Vec<String>,
+    pub models: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            interval: Duration::from_secs(60),
+            terminal_interval: Duration::from_secs(30 * 60),
+            request_timeout: Duration::from_secs(10),
+            concurrency: 4,
+            targets: Vec::new(),
+        }
+    }
+}
+
+/// One thing wrong with a config, at a path inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Why a config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}", path = path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {count} problem{s}:\n{list}",
+        path = path.display(),
+        count = problems.len(),
+        s = if problems.len() == 1 { "" } else { "s" },
+        list = problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|problems| ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+
+    /// Parses and validates YAML text, returning every problem found.
+    pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+        let value: Value = serde_yaml::from_str(text).map_err(|e| {
+            vec![Problem {
+                path: String::new(),
+                message: format!("invalid YAML: {e}"),
+            }]
+        })?;
+        let mut checker = Checker::default();
+        let config = checker.config(&value);
+        if checker.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(checker.problems)
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "interval",
+    "terminal_interval",
+    "request_timeout",
+    "concurrency",
+    "targets",
+];
+const TARGET_KEYS: &[&str] = &["region", "role_arn", "endpoint_url", "jobs", "models"];
+const MAX_CONCURRENCY: u64 = 64;
+
+/// Anchors a pattern of the API model, which are written unanchored but meant as whole matches.
+fn whole(pattern: &str) -> Regex {
+    #[allow(clippy::expect_used)] // the patterns are constants, checked by the unit tests
+    Regex::new(&format!("^(?:{pattern})$")).expect("API pattern compiles")
+}
+
+/// `ModelCustomizationJobIdentifier` of GetModelCustomizationJob.
+static JOB_IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| {
+    whole(
+        r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-customization-job/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2}/[a-z0-9]{12})|([a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*)",
+    )
+});
+const JOB_IDENTIFIER_MAX: usize = 1011;
+/// `JobName`: a job named rather than given by ARN has at most this many characters.
+const JOB_NAME_MAX: usize = 63;
+
+/// `ModelIdentifier` of GetCustomModel.
+static MODEL_IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| {
+    whole(
+        r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:(([0-9]{12}:custom-model/((imported)|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}))(([:][a-z0-9-]{1,63}){0,2})?/[a-z0-9]{12})|(:foundation-model/([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2})))|(([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2}))|(([0-9a-zA-Z][_-]?)+)",
+    )
+});
+const MODEL_IDENTIFIER_MAX: usize = 2048;
+
+/// `RoleArn`.
+static ROLE_ARN: LazyLock<Regex> =
+    LazyLock::new(|| whole(r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+"));
+const ROLE_ARN_MAX: usize = 2048;
+
+/// The region part of a Bedrock ARN.
+static REGION: LazyLock<Regex> = LazyLock::new(|| whole(r"[a-z0-9-]{1,20}"));
+
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The entries of a mapping with string keys; unknown keys are reported.
+    fn mapping<'v>(
+        &mut self,
+        path: &str,
+        value: &'v Value,
+        known: &[&str],
+    ) -> Option<HashMap<&'v str, &'v Value>> {
+        let Value::Mapping(map) = value else {
+            self.problem(path, format!("expected a mapping, got {}", describe(value)));
+            return None;
+        };
+        let mut out = HashMap::new();
+        for (key, value) in map {
+            let Some(key) = key.as_str() else {
+                self.problem(path, format!("key {} is not a string", describe(key)));
+                continue;
+            };
+            if known.contains(&key) {
+                out.insert(key, value);
+            } else {
+                self.problem(
+                    join(path, key),
+                    format!("unknown key (expected one of: {})", known.join(", ")),
+                );
+            }
+        }
+        Some(out)
+    }
+
+    fn config(&mut self, value: &Value) -> Config {
+        let mut config = Config::default();
+        if value.is_null() {
+            self.problem("", "config is empty: at least one target is required");
+            return config;
+        }
+        let Some(map) = self.mapping("", value, TOP_KEYS) else {
+            return config;
+        };
+        for (key, slot) in [
+            ("interval", &mut config.interval),
+            ("terminal_interval", &mut config.terminal_interval),
+            ("request_timeout", &mut config.request_timeout),
+        ] {
+            if let Some(v) = map.get(key) {
+                if let Some(d) = self.duration(key, v) {
+                    *slot = d;
+                }
+            }
+        }
+        if let Some(v) = map.get("concurrency") {
+            match v.as_u64() {
+                Some(n @ 1..=MAX_CONCURRENCY) => config.concurrency = n as usize,
+                _ => self.problem(
+                    "concurrency",
+                    format!(
+                        "expected a whole number from 1 to {MAX_CONCURRENCY}, got {}",
+                        describe(v)
+                    ),
+                ),
+            }
+        }
+        if config.terminal_interval < config.interval {
+            self.problem(
+                "terminal_interval",
+                format!(
+                    "{} is shorter than interval ({})",
+                    humantime::format_duration(config.terminal_interval),
+                    humantime::format_duration(config.interval)
+                ),
+            );
+        }
+        match map.get("targets") {
+            None => self.problem("targets", "required: list at least one target"),
+            Some(Value::Sequence(items)) if items.is_empty() => {
+                self.problem("targets", "list at least one target")
+            }
+            Some(Value::Sequence(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let target = self.target(&format!("targets[{i}]"), item);
+                    config.targets.push(target);
+                }
+            }
+            Some(other) => self.problem(
+                "targets",
+                format!("expected a list of targets, got {}", describe(other)),
+            ),
+        }
+        config
+    }
+
+    fn duration(&mut self, path: &str, value: &Value) -> Option<Duration> {
+        let parsed = value
+            .as_str()
+            .ok_or_else(|| "not a string".to_owned())
+            .and_then(|s| humantime::parse_duration(s).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(d) if d.is_zero() => {
+                self.problem(path, "must be longer than zero");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.problem(
+                    path,
+                    format!(
+                        "expected a duration such as 90s, 5m or 1h30m, got {}",
+                        describe(value)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn string<'v>(&mut self, path: &str, value: &'v Value) -> Option<&'v str> {
+        match value.as_str() {
+            Some(s) => Some(s),
+            None => {
+                self.problem(path, format!("expected a string, got {}", describe(value)));
+                None
+            }
+        }
+    }
+
+    fn target(&mut self, path: &str, value: &Value) -> Target {
+        let mut target = Target::default();
+        let Some(map) = self.mapping(path, value, TARGET_KEYS) else {
+            return target;
+        };
+        if let Some(v) = map.get("region") {
+            let p = join(path, "region");
+            if let Some(region) = self.string(&p, v) {
+                if REGION.is_match(region) {
+                    target.region = Some(region.to_owned());
+                } else {
+                    self.problem(
+                        p,
+                        format!("{region:?} is not a region name such as us-east-1"),
+                    );
+                }
+            }
+        }
+        if let Some(v) = map.get("role_arn") {
+            let p = join(path, "role_arn");
+            if let Some(arn) = self.string(&p, v) {
+                if arn.len() <= ROLE_ARN_MAX && ROLE_ARN.is_match(arn) {
+                    target.role_arn = Some(arn.to_owned());
+                } else {
+                    self.problem(
+                        p,
+                        format!(
+                            "{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(v) = map.get("endpoint_url") {
+            let p = join(path, "endpoint_url");
+            if let Some(url) = self.string(&p, v) {
+                match check_url(url) {
+                    Ok(()) => target.endpoint_url = Some(url.to_owned()),
+                    Err(why) => self.problem(p, format!("{url:?} {why}")),
+                }
+            }
+        }
+        target.jobs = self.identifiers(path, "jobs", map.get("jobs").copied(), check_job, &target);
+        target.models = self.identifiers(
+            path,
+            "models",
+            map.get("models").copied(),
+            check_model,
+            &target,
+        );
+        if target.jobs.is_empty()
+            && target.models.is_empty()
+            && !map.contains_key("jobs")
+            && !map.contains_key("models")
+        {
+            self.problem(path, "lists no jobs and no models");
+        }
+        target
+    }
+
+    fn identifiers(
+        &mut self,
+        path: &str,
+        key: &str,
+        value: Option<&Value>,
+        check: fn(&str) -> Result<(), String>,
+        target: &Target,
+    ) -> Vec<String> {
+        let Some(value) = value else {
+            return Vec::new();
+        };
+        let path = join(path, key);
+        let Value::Sequence(items) = value else {
+            self.problem(
+                path,
+                format!("expected a list of names or ARNs, got {}", describe(value)),
+            );
+            return Vec::new();
+        };
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let Some(id) = self.string(&p, item) else {
+                continue;
+            };
+            if let Err(why) = check(id) {
+                self.problem(p, format!("{id:?} {why}"));
+                continue;
+            }
+            if let Some(first) = seen.insert(id, i) {
+                self.problem(
+                    p,
+                    format!("{id:?} is listed twice (first at {path}[{first}])"),
+                );
+                seen.insert(id, first);
+                continue;
+            }
+            if let (Some(arn_region), Some(region)) = (arn_region(id), target.region.as_deref()) {
+                if arn_region != region {
+                    self.problem(
+                        p,
+                        format!(
+                            "ARN is in region {arn_region} but the target's region is {region}"
+                        ),
+                    );
+                    continue;
+                }
+            }
+            out.push(id.to_owned());
+        }
+        out
+    }
+}
+
+/// Checks a job name or ARN against `jobIdentifier` of GetModelCustomizationJob.
+pub fn check_job(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if id.len() > JOB_IDENTIFIER_MAX {
+        return Err(format!("is longer than {JOB_IDENTIFIER_MAX} characters"));
+    }
+    if !JOB_IDENTIFIER.is_match(id) {
+        return Err(if id.starts_with("arn:") {
+            "is not a model customization job ARN (arn:aws:bedrock:REGION:ACCOUNT:model-customization-job/BASE-MODEL/ID)".to_owned()
+        } else {
+            "is not a job name: it must start with a letter or digit and hold only letters, digits, '+', '-' and '.'".to_owned()
+        });
+    }
+    if !id.starts_with("arn:") && id.len() > JOB_NAME_MAX {
+        return Err(format!(
+            "is longer than {JOB_NAME_MAX} characters, the most a job name has"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a model name or ARN against `modelIdentifier` of GetCustomModel.
+pub fn check_model(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if id.len() > MODEL_IDENTIFIER_MAX {
+        return Err(format!("is longer than {MODEL_IDENTIFIER_MAX} characters"));
+    }
+    if !MODEL_IDENTIFIER.is_match(id) {
+        return Err(if id.starts_with("arn:") {
+            "is not a custom model ARN (arn:aws:bedrock:REGION:ACCOUNT:custom-model/BASE-MODEL/ID)"
+                .to_owned()
+        } else {
+            "is not a model name: letters and digits, each optionally followed by one '_' or '-'"
+                .to_owned()
+        });
+    }
+    Ok(())
+}
+
+/// The region of an ARN, if `id` is one.
+fn arn_region(id: &str) -> Option<&str> {
+    let rest = id.strip_prefix("arn:")?;
+    let region = rest.split(':').nth(2)?;
+    (!region.is_empty()).then_some(region)
+}
+
+fn check_url(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("is not an http:// or https:// URL")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() {
+        return Err("has no host");
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err("contains whitespace");
+    }
+    Ok(())
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A short description of a YAML value for messages.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing".to_owned(),
+        Value::Bool(b) => format!("{b}"),
+        Value::Number(n) => format!("{n}"),
+        Value::String(s) => format!("{s:?}"),
+        Value::Sequence(_) => "a list".to_owned(),
+        Value::Mapping(_) => "a mapping".to_owned(),
+        Value::Tagged(t) => format!("a value tagged {}", t.tag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply() {
+        let config = Config::parse("targets: [{jobs: [a]}]").unwrap();
+        assert_eq!(config.interval, Duration::from_secs(60));
+        assert_eq!(config.terminal_interval, Duration::from_secs(1800));
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert_eq!(config.concurrency, 4);
+        assert_eq!(config.targets[0].jobs, vec!["a".to_owned()]);
+    }
+
+    #[test]
+    fn humane_durations() {
+        let config =
+            Config::parse("interval: 90s\nterminal_interval: 1h30m\nrequest_timeout: 5m\ntargets: [{models: [m]}]")
+                .unwrap();
+        assert_eq!(config.interval, Duration::from_secs(90));
+        assert_eq!(config.terminal_interval, Duration::from_secs(5400));
+        assert_eq!(config.request_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn job_identifiers_follow_the_api_pattern() {
+        let good = [
+            "my-fine-tune-2026-11-01",
+            "a",
+            "Job.v2+x",
+            "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.titan-text-express-v1:0:8k/abcdefghijkl",
+            "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:model-customization-job/meta.llama3-1-8b-instruct-v1:0/a1b2c3d4e5f6",
+        ];
+        for id in good {
+            assert_eq!(check_job(id), Ok(()), "{id}");
+        }
+        let bad = [
+            "",
+            "-leading-dash",
+            "has space",
+            "under_score",
+            "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.titan/short",
+            "arn:aws:bedrock:us-east-1:1234:model-customization-job/amazon.titan/abcdefghijkl",
+        ];
+        for id in bad {
+            assert!(check_job(id).is_err(), "{id}");
+        }
+        assert!(check_job(&"a".repeat(64)).is_err());
+        assert!(check_job(&"a".repeat(63)).is_ok());
+    }
+
+    #[test]
+    fn model_identifiers_follow_the_api_pattern() {
+        let good = [
+            "my-custom-model",
+            "model_v2",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdefghijkl",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/abcdefghijkl",
+        ];
+        for id in good {
+            assert_eq!(check_model(id), Ok(()), "{id}");
+        }
+        for id in [
+            "",
+            "bad model",
+            "double__underscore",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/x",
+        ] {
+            assert!(check_model(id).is_err(), "{id}");
+        }
+    }
+}

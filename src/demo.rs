@@ -1,0 +1,470 @@
+//! The `--demo` fleet: jobs and custom models whose status and losses evolve over a few minutes,
+//! served by the [`crate::simulator`], and the config that points the exporter at it.
+//!
+//! Everything is a pure function of the time since the demo started, so the simulator computes
+//! each answer on request and needs no background task.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use crate::config::{Config, Target};
+use crate::poller::unix_seconds;
+use crate::source::{JobRecord, ModelRecord, StatusDetails};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+const TITAN: &str = "amazon.titan-text-express-v1:0:8k";
+const NOVA_MICRO: &str = "amazon.nova-micro-v1:0:128k";
+const LLAMA: &str = "meta.llama3-1-8b-instruct-v1:0:128k";
+/// Losses are reported once per training step of this length.
+const STEP: f64 = 10.0;
+
+fn base_arn(model: &str) -> String {
+    format!("arn:aws:bedrock:{REGION}::foundation-model/{model}")
+}
+
+fn job_arn(base: &str, id: &str) -> String {
+    format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{base}/{id}")
+}
+
+fn model_arn(base: &str, id: &str) -> String {
+    format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{base}/{id}")
+}
+
+/// How a job's run ends.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Completed,
+    /// Fails in the validation stage, with this message.
+    FailsValidation(&'static str),
+    /// A stop is requested this many seconds into training; the job is Stopping for
+    /// [`STOPPING_FOR`] seconds, then Stopped.
+    StoppedAfter(f64),
+}
+
+const STOPPING_FOR: f64 = 70.0;
+
+/// One demo job: its facts and its timeline, in seconds from its creation.
+#[derive(Debug)]
+struct JobSpec {
+    name: &'static str,
+    id: &'static str,
+    base: &'static str,
+    kind: &'static str,
+    output_model: &'static str,
+    /// How long before the demo started the job was created.
+    age: f64,
+    validation: f64,
+    data_processing: f64,
+    training: f64,
+    outcome: Outcome,
+    validators: usize,
+    initial_loss: f64,
+    final_loss: f64,
+    hyper: &'static [(&'static str, &'static str)],
+}
+
+const FT_HYPER: &[(&str, &str)] = &[
+    ("epochCount", "3"),
+    ("batchSize", "8"),
+    ("learningRate", "0.00001"),
+    ("learningRateWarmupSteps", "5"),
+];
+const CPT_HYPER: &[(&str, &str)] = &[
+    ("epochCount", "1"),
+    ("batchSize", "16"),
+    ("learningRate", "0.00005"),
+];
+const DISTILL_HYPER: &[(&str, &str)] = &[];
+
+const JOBS: &[JobSpec] = &[
+    JobSpec {
+        name: "support-bot-ft-2026-11", id: "a1b2c3d4e5f6", base: TITAN, kind: "FINE_TUNING",
+        output_model: "support-bot-v3", age: 120.0, validation: 20.0, data_processing: 40.0,
+        training: 300.0, outcome: Outcome::Completed, validators: 2, initial_loss: 2.8,
+        final_loss: 0.62, hyper: FT_HYPER,
+    },
+    JobSpec {
+        name: "legal-corpus-cpt-2026-11", id: "b2c3d4e5f6a7", base: TITAN,
+        kind: "CONTINUED_PRE_TRAINING", output_model: "legal-cpt-v2", age: 0.0, validation: 30.0,
+        data_processing: 60.0, training: 240.0, outcome: Outcome::Completed, validators: 1,
+        initial_loss: 3.4, final_loss: 1.9, hyper: CPT_HYPER,
+    },
+    JobSpec {
+        name: "nova-micro-distill-2026-11", id: "c3d4e5f6a7b8", base: NOVA_MICRO,
+        kind: "DISTILLATION", output_model: "nova-micro-support-distilled", age: 180.0,
+        validation: 20.0, data_processing: 120.0, training: 360.0, outcome: Outcome::Completed,
+        validators: 1, initial_loss: 1.9, final_loss: 0.41, hyper: DISTILL_HYPER,
+    },
+    JobSpec {
+        name: "summarizer-ft-2026-10", id: "d4e5f6a7b8c9", base: LLAMA, kind: "FINE_TUNING",
+        output_model: "summarizer-v1", age: 2.0 * 86400.0, validation: 60.0,
+        data_processing: 300.0, training: 5400.0, outcome: Outcome::Completed, validators: 1,
+        initial_loss: 2.2, final_loss: 0.48, hyper: FT_HYPER,
+    },
+    JobSpec {
+        name: "intent-classifier-ft-bad-data", id: "e5f6a7b8c9d0", base: TITAN,
+        kind: "FINE_TUNING", output_model: "intent-classifier-v1", age: 3600.0, validation: 45.0,
+        data_processing: 0.0, training: 0.0,
+        outcome: Outcome::FailsValidation("Validation of the training data failed: s3://demo-training-data/intent-classifier-ft-bad-data/train.jsonl line 1042: the \"completion\" field is missing."),
+        validators: 1, initial_loss: 0.0, final_loss: 0.0, hyper: FT_HYPER,
+    },
+    JobSpec {
+        name: "chat-ft-lr-sweep-3", id: "f6a7b8c9d0e1", base: NOVA_MICRO, kind: "FINE_TUNING",
+        output_model: "chat-lr-sweep-3", age: 560.0, validation: 20.0, data_processing: 40.0,
+        training: 1800.0, outcome: Outcome::StoppedAfter(480.0), validators: 1,
+        initial_loss: 2.5, final_loss: 0.7, hyper: FT_HYPER,
+    },
+    JobSpec {
+        name: "web-corpus-cpt-2026-09", id: "a7b8c9d0e1f2", base: TITAN,
+        kind: "CONTINUED_PRE_TRAINING", output_model: "web-cpt-v1", age: 30.0 * 86400.0,
+        validation: 60.0, data_processing: 600.0, training: 7200.0,
+        outcome: Outcome::StoppedAfter(3000.0), validators: 0, initial_loss: 3.6,
+        final_loss: 2.1, hyper: CPT_HYPER,
+    },
+];
+
+/// One demo custom model.
+#[derive(Debug)]
+struct ModelSpec {
+    name: &'static str,
+    id: &'static str,
+    /// The job that produced it, by index into [`JOBS`], if it is in the demo.
+    job: Option<usize>,
+    base: &'static str,
+    kind: &'static str,
+    age: f64,
+    /// Seconds after creation when it turns Active; `None` for a model that failed.
+    active_after: Option<f64>,
+    failure: Option<&'static str>,
+    training_loss: f64,
+    validation_loss: f64,
+}
+
+const MODELS: &[ModelSpec] = &[
+    ModelSpec { name: "summarizer-v1", id: "m1n2o3p4q5r6", job: Some(3), base: LLAMA, kind: "FINE_TUNING",
+        age: 86400.0, active_after: Some(900.0), failure: None, training_loss: 0.48, validation_loss: 0.53 },
+    ModelSpec { name: "support-bot-v2", id: "n2o3p4q5r6s7", job: None, base: TITAN, kind: "FINE_TUNING",
+        age: 20.0 * 86400.0, active_after: Some(600.0), failure: None, training_loss: 0.71, validation_loss: 0.77 },
+    ModelSpec { name: "legal-cpt-v1", id: "o3p4q5r6s7t8", job: None, base: TITAN, kind: "CONTINUED_PRE_TRAINING",
+        age: 30.0, active_after: Some(150.0), failure: None, training_loss: 2.02, validation_loss: 2.11 },
+    ModelSpec { name: "intent-classifier-v0", id: "p4q5r6s7t8u9", job: None, base: TITAN, kind: "FINE_TUNING",
+        age: 7.0 * 86400.0, active_after: None,
+        failure: Some("Model creation failed: the output artifacts could not be read from s3://demo-training-output/intent-classifier-v0/."),
+        training_loss: 0.9, validation_loss: 1.3 },
+];
+
+/// The demo fleet, evolving from `started`.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    started: Instant,
+    started_unix: f64,
+}
+
+impl Fleet {
+    pub fn new(started: Instant) -> Fleet {
+        Fleet {
+            started,
+            // Whole seconds, so the demo's timestamps read cleanly.
+            started_unix: unix_seconds(SystemTime::now()).floor(),
+        }
+    }
+
+    fn elapsed(&self, now: Instant) -> f64 {
+        now.saturating_duration_since(self.started).as_secs_f64()
+    }
+
+    /// Every job as it stands at `now`.
+    pub fn jobs(&self, now: Instant) -> Vec<JobRecord> {
+        let elapsed = self.elapsed(now);
+        JOBS.iter()
+            .map(|spec| job_at(spec, self.started_unix - spec.age, spec.age + elapsed))
+            .collect()
+    }
+
+    /// Every custom model as it stands at `now`.
+    pub fn models(&self, now: Instant) -> Vec<ModelRecord> {
+        let elapsed = self.elapsed(now);
+        MODELS
+            .iter()
+            .map(|spec| model_at(spec, self.started_unix - spec.age, spec.age + elapsed))
+            .collect()
+    }
+}
+
+/// A job `t` seconds after its creation at `created` (Unix seconds).
+fn job_at(spec: &JobSpec, created: f64, t: f64) -> JobRecord {
+    let train_start = spec.validation + spec.data_processing;
+    let mut job = JobRecord {
+        job_arn: Some(job_arn(spec.base, spec.id)),
+        job_name: Some(spec.name.to_owned()),
+        output_model_name: Some(spec.output_model.to_owned()),
+        base_model_arn: Some(base_arn(spec.base)),
+        customization_type: Some(spec.kind.to_owned()),
+        creation_time: Some(created),
+        hyper_parameters: spec
+            .hyper
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..JobRecord::default()
+    };
+    let stage = |v: &str, d: &str, tr: &str| StatusDetails {
+        validation: Some(v.to_owned()),
+        data_processing: Some(d.to_owned()),
+        training: Some(tr.to_owned()),
+    };
+    // When the job last changed, and where its training got to.
+    let (status, details, changed, trained) = match spec.outcome {
+        Outcome::FailsValidation(message) if t >= spec.validation => {
+            job.failure_message = Some(message.to_owned());
+            job.end_time = Some(created + spec.validation);
+            (
+                "Failed",
+                stage("Failed", "NotStarted", "NotStarted"),
+                spec.validation,
+                None,
+            )
+        }
+        Outcome::StoppedAfter(stop) if t >= train_start + stop + STOPPING_FOR => {
+            job.end_time = Some(created + train_start + stop + STOPPING_FOR);
+            (
+                "Stopped",
+                stage("Completed", "Completed", "Stopped"),
+                train_start + stop + STOPPING_FOR,
+                Some(stop),
+            )
+        }
+        Outcome::StoppedAfter(stop) if t >= train_start + stop => (
+            "Stopping",
+            stage("Completed", "Completed", "Stopping"),
+            train_start + stop,
+            Some(stop),
+        ),
+        Outcome::Completed if t >= train_start + spec.training => {
+            let end = train_start + spec.training;
+            job.end_time = Some(created + end);
+            job.output_model_arn = Some(model_arn(
+                spec.base,
+                &spec.id.chars().rev().collect::<String>(),
+            ));
+            (
+                "Completed",
+                stage("Completed", "Completed", "Completed"),
+                end,
+                Some(spec.training),
+            )
+        }
+        _ if t < spec.validation => (
+            "InProgress",
+            stage("InProgress", "NotStarted", "NotStarted"),
+            0.0,
+            None,
+        ),
+        _ if t < train_start => (
+            "InProgress",
+            stage("Completed", "InProgress", "NotStarted"),
+            spec.validation,
+            None,
+        ),
+        _ => {
+            let into = t - train_start;
+            let last_step = (into / STEP).floor() * STEP;
+            (
+                "InProgress",
+                stage("Completed", "Completed", "InProgress"),
+                train_start + last_step,
+                Some(last_step),
+            )
+        }
+    };
+    job.status = Some(status.to_owned());
+    job.status_details = details;
+    job.last_modified_time = Some(created + changed);
+    if let Some(trained) = trained {
+        let progress = if spec.training > 0.0 {
+            (trained / spec.training).min(1.0)
+        } else {
+            1.0
+        };
+        let step = (trained / STEP) as u64;
+        let loss = loss_at(spec, progress, step, 0);
+        job.training_loss = Some(loss);
+        job.validation_losses = (0..spec.validators)
+            .map(|i| {
+                Some(round4(
+                    loss * (1.06 + 0.03 * i as f64) + noise(spec.name, step, i as u64 + 1) * 0.04,
+                ))
+            })
+            .collect();
+    }
+    job
+}
+
+/// A model `t` seconds after its creation at `created`.
+fn model_at(spec: &ModelSpec, created: f64, t: f64) -> ModelRecord {
+    let job = spec.job.map(|i| &JOBS[i]);
+    let status = match spec.active_after {
+        Some(after) if t >= after => "Active",
+        Some(_) => "Creating",
+        None => "Failed",
+    };
+    ModelRecord {
+        model_arn: Some(model_arn(spec.base, spec.id)),
+        model_name: Some(spec.name.to_owned()),
+        job_name: job.map(|j| j.name.to_owned()),
+        job_arn: job.map(|j| job_arn(j.base, j.id)),
+        base_model_arn: Some(base_arn(spec.base)),
+        customization_type: Some(spec.kind.to_owned()),
+        model_status: Some(status.to_owned()),
+        failure_message: spec.failure.map(str::to_owned),
+        creation_time: Some(created),
+        hyper_parameters: job
+            .map(|j| j.hyper)
+            .unwrap_or(FT_HYPER)
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        training_loss: Some(spec.training_loss),
+        validation_losses: vec![Some(spec.validation_loss)],
+    }
+}
+
+/// Training loss: exponential decay from the initial to the final loss, with noise.
+fn loss_at(spec: &JobSpec, progress: f64, step: u64, stream: u64) -> f64 {
+    let span = spec.initial_loss - spec.final_loss;
+    let decay = (-3.5 * progress).exp();
+    let base = spec.final_loss + span * (decay - (-3.5f64).exp() * progress);
+    let jitter = if progress >= 1.0 {
+        0.0
+    } else {
+        noise(spec.name, step, stream) * 0.06 * span
+    };
+    round4((base + jitter).max(0.0))
+}
+
+/// Deterministic noise in [-0.5, 0.5) from a name and a step (SplitMix64 over FNV-1a).
+fn noise(name: &str, step: u64, stream: u64) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = h ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ stream.rotate_left(32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// The config `--demo` runs with: every demo job and model (some by ARN, as users write them),
+/// polled every few seconds from the simulator at `endpoint_url`.
+pub fn config(endpoint_url: &str) -> Config {
+    let jobs = JOBS
+        .iter()
+        .enumerate()
+        .map(|(i, j)| {
+            if i == 3 {
+                job_arn(j.base, j.id)
+            } else {
+                j.name.to_owned()
+            }
+        })
+        .collect();
+    let models = MODELS
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if i == 1 {
+                model_arn(m.base, m.id)
+            } else {
+                m.name.to_owned()
+            }
+        })
+        .collect();
+    Config {
+        interval: Duration::from_secs(5),
+        terminal_interval: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(5),
+        concurrency: 4,
+        targets: vec![Target {
+            region: Some(REGION.to_owned()),
+            role_arn: None,
+            endpoint_url: Some(endpoint_url.to_owned()),
+            jobs,
+            models,
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(fleet: &Fleet, at: Instant) -> Vec<String> {
+        fleet
+            .jobs(at)
+            .into_iter()
+            .map(|j| j.status.unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn every_status_shows_at_start_and_jobs_move_on() {
+        let start = Instant::now();
+        let fleet = Fleet::new(start);
+        let first = statuses(&fleet, start);
+        for status in ["InProgress", "Completed", "Failed", "Stopping", "Stopped"] {
+            assert!(
+                first.iter().any(|s| s == status),
+                "{status} missing from {first:?}"
+            );
+        }
+        let later = statuses(&fleet, start + Duration::from_secs(600));
+        assert!(
+            !later.iter().any(|s| s == "InProgress" || s == "Stopping"),
+            "{later:?}"
+        );
+        let models: Vec<_> = fleet
+            .models(start)
+            .into_iter()
+            .map(|m| m.model_status.unwrap_or_default())
+            .collect();
+        for status in ["Active", "Creating", "Failed"] {
+            assert!(
+                models.iter().any(|s| s == status),
+                "{status} missing from {models:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn losses_fall_while_training() {
+        let start = Instant::now();
+        let fleet = Fleet::new(start);
+        let loss = |secs| {
+            fleet.jobs(start + Duration::from_secs(secs))[0]
+                .training_loss
+                .unwrap_or(f64::NAN)
+        };
+        assert!(loss(0) > loss(120), "{} then {}", loss(0), loss(120));
+        assert!(loss(120) > loss(400), "{} then {}", loss(120), loss(400));
+        assert_eq!(loss(400), 0.62);
+    }
+
+    #[test]
+    fn the_demo_config_names_valid_identifiers() {
+        let config = config("http://127.0.0.1:1");
+        let target = &config.targets[0];
+        for id in &target.jobs {
+            assert_eq!(crate::config::check_job(id), Ok(()), "{id}");
+        }
+        for id in &target.models {
+            assert_eq!(crate::config::check_model(id), Ok(()), "{id}");
+        }
+    }
+}

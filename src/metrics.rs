@@ -1,0 +1,545 @@
+//! Metric families: the pure mapping from what the poller last saw to Bedrock series, and the
+//! exporter's own telemetry.
+//!
+//! [`render`] builds a fresh registry from a list of [`Observation`]s each cycle, so a series whose
+//! record went away cannot linger. [`Telemetry`] holds the counters and histograms that live for the
+//! life of the process.
+
+use prometheus::proto::MetricFamily;
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::source::{account_of_arn, ErrorKind, FetchError, JobRecord, ModelRecord, Operation};
+
+/// The kind of a configured identifier, as the `kind` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Job,
+    Model,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Job => "job",
+            Kind::Model => "model",
+        }
+    }
+
+    pub fn operation(self) -> Operation {
+        match self {
+            Kind::Job => Operation::GetModelCustomizationJob,
+            Kind::Model => Operation::GetCustomModel,
+        }
+    }
+}
+
+/// The last record read for an identifier.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Job(JobRecord),
+    Model(ModelRecord),
+}
+
+/// What the poller knows of one configured identifier.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub kind: Kind,
+    /// The identifier as configured (name or ARN).
+    pub identifier: String,
+    pub region: String,
+    /// The last record read; `None` before the first success and after a 404.
+    pub record: Option<Record>,
+    /// Whether the last read succeeded.
+    pub up: bool,
+    /// Unix time of the last successful read.
+    pub last_success: Option<f64>,
+    /// The error of the last read, if it failed.
+    pub last_error: Option<FetchError>,
+}
+
+impl Observation {
+    /// A configured identifier that has not been read yet.
+    pub fn new(kind: Kind, identifier: impl Into<String>, region: impl Into<String>) -> Self {
+        Observation {
+            kind,
+            identifier: identifier.into(),
+            region: region.into(),
+            record: None,
+            up: false,
+            last_success: None,
+            last_error: None,
+        }
+    }
+
+    /// The status shown for this identifier on the index page.
+    pub fn status(&self) -> Option<&str> {
+        match &self.record {
+            Some(Record::Job(job)) => job.status.as_deref(),
+            Some(Record::Model(model)) => model.model_status.as_deref(),
+            None => None,
+        }
+    }
+}
+
+/// Known job statuses (`ModelCustomizationJobStatus`).
+pub const JOB_STATUSES: [&str; 5] = ["InProgress", "Completed", "Failed", "Stopping", "Stopped"];
+/// Known stage statuses (`JobStatusDetails`).
+pub const STAGE_STATUSES: [&str; 6] = [
+    "InProgress",
+    "Completed",
+    "Stopping",
+    "Stopped",
+    "Failed",
+    "NotStarted",
+];
+/// Known custom model statuses (`ModelStatus`).
+pub const MODEL_STATUSES: [&str; 3] = ["Active", "Creating", "Failed"];
+/// The longest `message` label of `bedrock_customization_job_failure_info`.
+pub const FAILURE_MESSAGE_MAX: usize = 256;
+
+const JOB_LABELS: [&str; 3] = ["account_id", "region", "job_name"];
+const MODEL_LABELS: [&str; 3] = ["account_id", "region", "model_name"];
+const TARGET_LABELS: [&str; 3] = ["kind", "identifier", "region"];
+
+/// The Bedrock gauges of one render, registered in a registry of their own.
+struct BedrockFamilies {
+    job_info: GaugeVec,
+    job_status: GaugeVec,
+    job_stage_status: GaugeVec,
+    job_training_loss: GaugeVec,
+    job_validation_loss: GaugeVec,
+    job_hyperparameter: GaugeVec,
+    job_creation: GaugeVec,
+    job_end: GaugeVec,
+    job_last_modified: GaugeVec,
+    job_failure: GaugeVec,
+    model_info: GaugeVec,
+    model_status: GaugeVec,
+    model_training_loss: GaugeVec,
+    model_validation_loss: GaugeVec,
+    model_hyperparameter: GaugeVec,
+    model_creation: GaugeVec,
+    target_up: GaugeVec,
+    target_last_success: GaugeVec,
+}
+
+fn gauge(name: &str, help: &str, base: &[&str], extra: &[&str]) -> GaugeVec {
+    let labels: Vec<&str> = base.iter().chain(extra).copied().collect();
+    #[allow(clippy::expect_used)] // names and labels are constants, exercised by every test
+    GaugeVec::new(Opts::new(name, help), &labels).expect("valid metric definition")
+}
+
+impl BedrockFamilies {
+    fn new() -> Self {
+        let j = &JOB_LABELS;
+        let m = &MODEL_LABELS;
+        BedrockFamilies {
+            job_info: gauge("bedrock_customization_job_info", "Static facts of a model customization job, for joins; always 1.", j,
+                &["job_arn", "base_model", "customization_type", "output_model_name", "output_model_arn"]),
+            job_status: gauge("bedrock_customization_job_status", "Status of a model customization job: 1 for the current status, 0 for the others.", j, &["status"]),
+            job_stage_status: gauge("bedrock_customization_job_stage_status", "Status of each stage of a model customization job (statusDetails): 1 for the current status, 0 for the others.", j, &["stage", "status"]),
+            job_training_loss: gauge("bedrock_customization_job_training_loss", "Training loss reported for a model customization job (trainingMetrics.trainingLoss).", j, &[]),
+            job_validation_loss: gauge("bedrock_customization_job_validation_loss", "Validation loss of a model customization job per validator (validationMetrics[i].validationLoss).", j, &["validator"]),
+            job_hyperparameter: gauge("bedrock_customization_job_hyperparameter", "Numeric hyperparameter of a model customization job.", j, &["name"]),
+            job_creation: gauge("bedrock_customization_job_creation_timestamp_seconds", "Creation time of a model customization job, in seconds since the Unix epoch.", j, &[]),
+            job_end: gauge("bedrock_customization_job_end_timestamp_seconds", "End time of a finished model customization job, in seconds since the Unix epoch.", j, &[]),
+            job_last_modified: gauge("bedrock_customization_job_last_modified_timestamp_seconds", "Last modification time of a model customization job, in seconds since the Unix epoch.", j, &[]),
+            job_failure: gauge("bedrock_customization_job_failure_info", "Failure message of a failed model customization job (first line, at most 256 characters); always 1.", j, &["message"]),
+            model_info: gauge("bedrock_custom_model_info", "Static facts of a custom model, for joins; always 1.", m,
+                &["model_arn", "base_model", "customization_type", "job_name", "job_arn"]),
+            model_status: gauge("bedrock_custom_model_status", "Status of a custom model: 1 for the current status, 0 for the others.", m, &["status"]),
+            model_training_loss: gauge("bedrock_custom_model_training_loss", "Training loss of the job that produced a custom model.", m, &[]),
+            model_validation_loss: gauge("bedrock_custom_model_validation_loss", "Validation loss of the job that produced a custom model, per validator.", m, &["validator"]),
+            model_hyperparameter: gauge("bedrock_custom_model_hyperparameter", "Numeric hyperparameter of the job that produced a custom model.", m, &["name"]),
+            model_creation: gauge("bedrock_custom_model_creation_timestamp_seconds", "Creation time of a custom model, in seconds since the Unix epoch.", m, &[]),
+            target_up: gauge("bedrock_exporter_target_up", "Whether the last read of a configured job or model succeeded (1) or failed (0).", &TARGET_LABELS, &[]),
+            target_last_success: gauge("bedrock_exporter_target_last_success_timestamp_seconds", "Time of the last successful read of a configured job or model, in seconds since the Unix epoch.", &TARGET_LABELS, &[]),
+        }
+    }
+
+    fn collectors(&self) -> [&GaugeVec; 18] {
+        [
+            &self.job_info,
+            &self.job_status,
+            &self.job_stage_status,
+            &self.job_training_loss,
+            &self.job_validation_loss,
+            &self.job_hyperparameter,
+            &self.job_creation,
+            &self.job_end,
+            &self.job_last_modified,
+            &self.job_failure,
+            &self.model_info,
+            &self.model_status,
+            &self.model_training_loss,
+            &self.model_validation_loss,
+            &self.model_hyperparameter,
+            &self.model_creation,
+            &self.target_up,
+            &self.target_last_success,
+        ]
+    }
+
+    fn job(&self, region: &str, identifier: &str, job: &JobRecord) {
+        let name = job.job_name.as_deref().unwrap_or(identifier);
+        let account = job
+            .job_arn
+            .as_deref()
+            .and_then(account_of_arn)
+            .or_else(|| account_of_arn(identifier))
+            .unwrap_or_default();
+        let id = [account, region, name];
+        let s = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
+        let (arn, base, kind, out_name, out_arn) = (
+            s(&job.job_arn),
+            s(&job.base_model_arn),
+            s(&job.customization_type),
+            s(&job.output_model_name),
+            s(&job.output_model_arn),
+        );
+        self.job_info
+            .with_label_values(&labels(&id, &[&arn, &base, &kind, &out_name, &out_arn]))
+            .set(1.0);
+        if let Some(status) = job.status.as_deref() {
+            state_set(&self.job_status, &id, &[], &JOB_STATUSES, status);
+        }
+        for (stage, status) in job.status_details.stages() {
+            if let Some(status) = status {
+                state_set(
+                    &self.job_stage_status,
+                    &id,
+                    &[stage],
+                    &STAGE_STATUSES,
+                    status,
+                );
+            }
+        }
+        losses(
+            &self.job_training_loss,
+            &self.job_validation_loss,
+            &id,
+            job.training_loss,
+            &job.validation_losses,
+        );
+        hyperparameters(&self.job_hyperparameter, &id, &job.hyper_parameters);
+        for (family, value) in [
+            (&self.job_creation, job.creation_time),
+            (&self.job_end, job.end_time),
+            (&self.job_last_modified, job.last_modified_time),
+        ] {
+            if let Some(value) = value {
+                family.with_label_values(&id).set(value);
+            }
+        }
+        if job.status.as_deref() == Some("Failed") {
+            let message = one_line(job.failure_message.as_deref().unwrap_or_default());
+            self.job_failure
+                .with_label_values(&labels(&id, &[&message]))
+                .set(1.0);
+        }
+    }
+
+    fn model(&self, region: &str, identifier: &str, model: &ModelRecord) {
+        let name = model.model_name.as_deref().unwrap_or(identifier);
+        let account = model
+            .model_arn
+            .as_deref()
+            .and_then(account_of_arn)
+            .or_else(|| account_of_arn(identifier))
+            .unwrap_or_default();
+        let id = [account, region, name];
+        let s = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
+        let info = [
+            s(&model.model_arn),
+            s(&model.base_model_arn),
+            s(&model.customization_type),
+            s(&model.job_name),
+            s(&model.job_arn),
+        ];
+        let info: Vec<&str> = info.iter().map(String::as_str).collect();
+        self.model_info
+            .with_label_values(&labels(&id, &info))
+            .set(1.0);
+        if let Some(status) = model.model_status.as_deref() {
+            state_set(&self.model_status, &id, &[], &MODEL_STATUSES, status);
+        }
+        losses(
+            &self.model_training_loss,
+            &self.model_validation_loss,
+            &id,
+            model.training_loss,
+            &model.validation_losses,
+        );
+        hyperparameters(&self.model_hyperparameter, &id, &model.hyper_parameters);
+        if let Some(created) = model.creation_time {
+            self.model_creation.with_label_values(&id).set(created);
+        }
+    }
+}
+
+/// The identifying labels followed by the family's own.
+fn labels<'a>(id: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    id.iter().chain(extra).copied().collect()
+}
+
+/// Sets a state set: one series per known value (plus the current one if it is new), 1 for the
+/// current value.
+fn state_set(family: &GaugeVec, id: &[&str], extra: &[&str], known: &[&str], current: &str) {
+    let unknown = (!known.contains(&current)).then_some(current);
+    for value in known.iter().copied().chain(unknown) {
+        let mut labels = labels(id, extra);
+        labels.push(value);
+        family
+            .with_label_values(&labels)
+            .set(if value == current { 1.0 } else { 0.0 });
+    }
+}
+
+fn losses(
+    training: &GaugeVec,
+    validation: &GaugeVec,
+    id: &[&str],
+    train: Option<f64>,
+    valid: &[Option<f64>],
+) {
+    if let Some(loss) = train {
+        training.with_label_values(id).set(loss);
+    }
+    for (i, loss) in valid.iter().enumerate() {
+        if let Some(loss) = loss {
+            let validator = i.to_string();
+            validation
+                .with_label_values(&labels(id, &[&validator]))
+                .set(*loss);
+        }
+    }
+}
+
+/// Exports the hyperparameters whose value is a number; the API sends them all as strings.
+fn hyperparameters(
+    family: &GaugeVec,
+    id: &[&str],
+    params: &std::collections::BTreeMap<String, String>,
+) {
+    for (name, value) in params {
+        if let Ok(number) = value.trim().parse::<f64>() {
+            family.with_label_values(&labels(id, &[name])).set(number);
+        }
+    }
+}
+
+/// The first line of a message, whitespace-trimmed, cut to [`FAILURE_MESSAGE_MAX`] characters.
+pub fn one_line(message: &str) -> String {
+    let line = message.trim().lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(FAILURE_MESSAGE_MAX) {
+        Some((cut, _)) => line[..cut].to_owned(),
+        None => line.to_owned(),
+    }
+}
+
+/// Maps observations to the Bedrock series and the per-identifier health series. Pure: the same
+/// observations always give the same families.
+pub fn render(observations: &[Observation]) -> Vec<MetricFamily> {
+    let families = BedrockFamilies::new();
+    for obs in observations {
+        let target = [
+            obs.kind.as_str(),
+            obs.identifier.as_str(),
+            obs.region.as_str(),
+        ];
+        families
+            .target_up
+            .with_label_values(&target)
+            .set(if obs.up { 1.0 } else { 0.0 });
+        if let Some(at) = obs.last_success {
+            families
+                .target_last_success
+                .with_label_values(&target)
+                .set(at);
+        }
+        match &obs.record {
+            Some(Record::Job(job)) => families.job(&obs.region, &obs.identifier, job),
+            Some(Record::Model(model)) => families.model(&obs.region, &obs.identifier, model),
+            None => {}
+        }
+    }
+    // A registry of this render's own: gather() drops empty families and sorts series by labels,
+    // so the output is deterministic.
+    let registry = Registry::new();
+    for family in families.collectors() {
+        if let Err(error) = registry.register(Box::new(family.clone())) {
+            tracing::error!(%error, "cannot register a Bedrock metric family");
+        }
+    }
+    registry.gather()
+}
+
+/// The exporter's own metrics, which live as long as the process.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    registry: Registry,
+    requests: IntCounterVec,
+    failures: IntCounterVec,
+    duration: HistogramVec,
+    poll_duration: Gauge,
+    last_poll: Gauge,
+}
+
+impl Telemetry {
+    /// Registers the exporter's metrics and, on Linux, the standard `process_*` metrics.
+    pub fn new() -> Result<Telemetry, prometheus::Error> {
+        let registry = Registry::new();
+        let build_info = GaugeVec::new(
+            Opts::new(
+                "bedrock_exporter_build_info",
+                "Version of the exporter and the Rust compiler it was built with; always 1.",
+            ),
+            &["version", "revision", "rustc_version"],
+        )?;
+        build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("BEDROCK_EXPORTER_REVISION"),
+                env!("BEDROCK_EXPORTER_RUSTC_VERSION"),
+            ])
+            .set(1.0);
+        let requests = IntCounterVec::new(
+            Opts::new("bedrock_exporter_api_requests_total", "Bedrock API calls made, each counted once however many attempts the SDK's retries took."),
+            &["operation", "region"],
+        )?;
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "bedrock_exporter_api_request_failures_total",
+                "Bedrock API calls that failed after retries, by the cause of the last attempt.",
+            ),
+            &["operation", "region", "error"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "bedrock_exporter_api_request_duration_seconds",
+                "Duration of Bedrock API calls, SDK retries included.",
+            )
+            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["operation", "region"],
+        )?;
+        let poll_duration = Gauge::new(
+            "bedrock_exporter_poll_duration_seconds",
+            "Duration of the last poll cycle.",
+        )?;
+        let last_poll = Gauge::new(
+            "bedrock_exporter_last_poll_timestamp_seconds",
+            "End of the last poll cycle, in seconds since the Unix epoch.",
+        )?;
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(poll_duration.clone()))?;
+        registry.register(Box::new(last_poll.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Telemetry {
+            registry,
+            requests,
+            failures,
+            duration,
+            poll_duration,
+            last_poll,
+        })
+    }
+
+    /// Creates the request and failure series of a region at zero, so `rate()` sees them from the start.
+    pub fn init_region(&self, region: &str) {
+        for op in [
+            Operation::GetModelCustomizationJob,
+            Operation::GetCustomModel,
+        ] {
+            self.requests.with_label_values(&[op.as_str(), region]);
+            for kind in ErrorKind::ALL {
+                self.failures
+                    .with_label_values(&[op.as_str(), region, kind.as_str()]);
+            }
+        }
+    }
+
+    /// Records one API call: its duration and, if it failed, why.
+    pub fn observe_call(
+        &self,
+        op: Operation,
+        region: &str,
+        seconds: f64,
+        error: Option<ErrorKind>,
+    ) {
+        let labels = [op.as_str(), region];
+        self.requests.with_label_values(&labels).inc();
+        self.duration.with_label_values(&labels).observe(seconds);
+        if let Some(kind) = error {
+            self.failures
+                .with_label_values(&[op.as_str(), region, kind.as_str()])
+                .inc();
+        }
+    }
+
+    /// Records the end of a poll cycle.
+    pub fn observe_cycle(&self, seconds: f64, ended_at: f64) {
+        self.poll_duration.set(seconds);
+        self.last_poll.set(ended_at);
+    }
+
+    /// The current values of the exporter's own metrics.
+    pub fn gather(&self) -> Vec<MetricFamily> {
+        self.registry.gather()
+    }
+}
+
+/// Encodes families as the Prometheus text format 0.0.4, ordered by name.
+pub fn encode(mut families: Vec<MetricFamily>) -> Vec<u8> {
+    families.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut out = Vec::with_capacity(16 * 1024);
+    // Encoding into a Vec fails only on a family without metrics, which render() filters out
+    // and registries never yield.
+    if let Err(error) = TextEncoder::new().encode(&families, &mut out) {
+        tracing::error!(%error, "cannot encode metrics");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_messages_become_one_short_line() {
+        assert_eq!(one_line("  first line\nsecond"), "first line");
+        assert_eq!(
+            one_line(&"é".repeat(300)).chars().count(),
+            FAILURE_MESSAGE_MAX
+        );
+        assert_eq!(one_line(""), "");
+    }
+
+    #[test]
+    fn unknown_status_gets_its_own_series() {
+        let mut obs = Observation::new(Kind::Job, "j", "us-east-1");
+        obs.up = true;
+        obs.record = Some(Record::Job(JobRecord {
+            status: Some("Paused".into()),
+            ..JobRecord::default()
+        }));
+        let text = String::from_utf8(encode(render(&[obs]))).unwrap();
+        assert!(text.contains(r#"bedrock_customization_job_status{account_id="",job_name="j",region="us-east-1",status="Paused"} 1"#), "{text}");
+        assert!(text.contains(r#"bedrock_customization_job_status{account_id="",job_name="j",region="us-east-1",status="InProgress"} 0"#), "{text}");
+    }
+
+    #[test]
+    fn a_missing_record_leaves_only_health_series() {
+        let obs = Observation::new(Kind::Model, "m", "eu-west-1");
+        let names: Vec<String> = render(&[obs]).iter().map(|f| f.name().to_owned()).collect();
+        assert_eq!(names, vec!["bedrock_exporter_target_up".to_owned()]);
+    }
+}

@@ -1,0 +1,261 @@
+//! The scheduler: reads every configured identifier that is due, a target's calls bounded by its
+//! `concurrency`, and publishes a finished [`Snapshot`] after each cycle.
+//!
+//! The poller owns all its state and runs in one task, so it needs no locks; the HTTP server only
+//! ever sees whole snapshots through a `watch` channel. Cycles run back to back, never overlapping:
+//! after one ends the poller sleeps until the earliest identifier is due again.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use prometheus::proto::MetricFamily;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{render, Kind, Observation, Record, Telemetry};
+use crate::source::{BedrockSource, ErrorKind};
+
+/// What the server shows: the result of the last finished poll cycle.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Bedrock series and per-identifier health, rendered at the end of the cycle.
+    pub families: Vec<MetricFamily>,
+    /// Every configured identifier, in config order.
+    pub observations: Vec<Observation>,
+    /// Poll cycles finished so far; 0 until the first one ends.
+    pub cycles: u64,
+}
+
+/// How often identifiers are re-read.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Running jobs, creating models, and anything whose last read failed.
+    pub interval: Duration,
+    /// Finished jobs and settled models.
+    pub terminal_interval: Duration,
+    /// API calls in flight at once, per target.
+    pub concurrency: usize,
+}
+
+/// One account and region: its source and the identifiers read through it.
+#[derive(Debug)]
+pub struct TargetPoller<S> {
+    source: S,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    observation: Observation,
+    next_due: Instant,
+}
+
+impl<S: BedrockSource> TargetPoller<S> {
+    /// A target reading `jobs` and `models` through `source`; `region` labels their series.
+    pub fn new(source: S, region: &str, jobs: &[String], models: &[String]) -> Self {
+        let now = Instant::now();
+        let entries = jobs
+            .iter()
+            .map(|id| (Kind::Job, id))
+            .chain(models.iter().map(|id| (Kind::Model, id)))
+            .map(|(kind, id)| Entry {
+                observation: Observation::new(kind, id.as_str(), region),
+                next_due: now,
+            })
+            .collect();
+        TargetPoller { source, entries }
+    }
+}
+
+/// Reads identifiers on schedule and publishes snapshots.
+#[derive(Debug)]
+pub struct Poller<S> {
+    targets: Vec<TargetPoller<S>>,
+    schedule: Schedule,
+    telemetry: Telemetry,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+    cycles: u64,
+}
+
+impl<S: BedrockSource> Poller<S> {
+    pub fn new(targets: Vec<TargetPoller<S>>, schedule: Schedule, telemetry: Telemetry) -> Self {
+        for target in &targets {
+            for entry in &target.entries {
+                telemetry.init_region(&entry.observation.region);
+            }
+        }
+        let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
+        Poller {
+            targets,
+            schedule,
+            telemetry,
+            snapshot,
+            cycles: 0,
+        }
+    }
+
+    /// A receiver of every snapshot published from now on.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.subscribe()
+    }
+
+    /// The last published snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Reads every identifier once, whether due or not, and publishes the result. Returns whether
+    /// every read succeeded.
+    pub async fn poll_all(&mut self) -> bool {
+        self.cycle(Instant::now(), true).await;
+        self.targets
+            .iter()
+            .flat_map(|t| &t.entries)
+            .all(|e| e.observation.up)
+    }
+
+    /// Polls on schedule until `shutdown` is cancelled. An in-flight cycle is abandoned at shutdown.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            let now = Instant::now();
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.cycle(now, false) => {}
+            }
+            let next = self.next_due();
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep_until(next) => {}
+            }
+        }
+        tracing::debug!("poller stopped");
+    }
+
+    fn next_due(&self) -> Instant {
+        self.targets
+            .iter()
+            .flat_map(|t| &t.entries)
+            .map(|e| e.next_due)
+            .min()
+            .unwrap_or_else(|| Instant::now() + self.schedule.terminal_interval)
+    }
+
+    /// One cycle: reads what is due at `start` (or everything), then publishes.
+    async fn cycle(&mut self, start: Instant, everything: bool) {
+        let wall_start = SystemTime::now();
+        let schedule = self.schedule;
+        let telemetry = &self.telemetry;
+        let reads = self.targets.iter_mut().map(|target| {
+            let source = &target.source;
+            let due = target
+                .entries
+                .iter_mut()
+                .filter(|e| everything || e.next_due <= start);
+            futures_util::stream::iter(due)
+                .for_each_concurrent(schedule.concurrency, move |entry| {
+                    read(source, entry, start, schedule, telemetry)
+                })
+        });
+        futures_util::future::join_all(reads).await;
+
+        self.cycles += 1;
+        let observations: Vec<Observation> = self
+            .targets
+            .iter()
+            .flat_map(|t| &t.entries)
+            .map(|e| e.observation.clone())
+            .collect();
+        let families = render(&observations);
+        let took = start.elapsed().as_secs_f64();
+        self.telemetry
+            .observe_cycle(took, unix_seconds(SystemTime::now()));
+        let failed = observations.iter().filter(|o| !o.up).count();
+        tracing::debug!(
+            cycle = self.cycles,
+            identifiers = observations.len(),
+            failed,
+            seconds = took,
+            started = unix_seconds(wall_start),
+            "poll cycle finished"
+        );
+        if self.cycles == 1 {
+            tracing::info!(
+                identifiers = observations.len(),
+                failed,
+                "first poll cycle finished; ready"
+            );
+        }
+        self.snapshot.send_replace(Arc::new(Snapshot {
+            families,
+            observations,
+            cycles: self.cycles,
+        }));
+    }
+}
+
+/// Reads one identifier and records the outcome on its entry.
+async fn read<S: BedrockSource>(
+    source: &S,
+    entry: &mut Entry,
+    cycle_start: Instant,
+    schedule: Schedule,
+    telemetry: &Telemetry,
+) {
+    let obs = &mut entry.observation;
+    let started = Instant::now();
+    let result = match obs.kind {
+        Kind::Job => source.get_job(&obs.identifier).await.map(Record::Job),
+        Kind::Model => source.get_model(&obs.identifier).await.map(Record::Model),
+    };
+    let operation = obs.kind.operation();
+    telemetry.observe_call(
+        operation,
+        &obs.region,
+        started.elapsed().as_secs_f64(),
+        result.as_ref().err().map(|e| e.kind()),
+    );
+    match result {
+        Ok(record) => {
+            obs.up = true;
+            obs.last_success = Some(unix_seconds(SystemTime::now()));
+            obs.last_error = None;
+            obs.record = Some(record);
+        }
+        Err(error) => {
+            tracing::warn!(
+                operation = operation.as_str(),
+                identifier = %obs.identifier,
+                region = %obs.region,
+                error_kind = error.kind().as_str(),
+                error = error.message(),
+                "Bedrock read failed"
+            );
+            obs.up = false;
+            if error.kind() == ErrorKind::NotFound {
+                obs.record = None;
+            }
+            obs.last_error = Some(error);
+        }
+    }
+    let settled = obs.up
+        && match &obs.record {
+            Some(Record::Job(job)) => job.is_terminal(),
+            Some(Record::Model(model)) => model.is_settled(),
+            None => false,
+        };
+    entry.next_due = cycle_start
+        + if settled {
+            schedule.terminal_interval
+        } else {
+            schedule.interval
+        };
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_seconds(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
