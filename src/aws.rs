@@ -205,7 +205,10 @@ where
     let kind = match &err {
         SdkError::TimeoutError(_) => ErrorKind::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => ErrorKind::Timeout,
-        SdkError::DispatchFailure(failure) if failure.is_io() => ErrorKind::Network,
+        SdkError::DispatchFailure(failure) if failure.is_user() => ErrorKind::Other,
+        // I/O errors, and connections closed before the response was complete (which hyper
+        // reports as an incomplete message, not as I/O).
+        SdkError::DispatchFailure(_) => ErrorKind::Network,
         SdkError::ServiceError(service) => {
             ErrorKind::from_service_error(service.err().code(), service.raw().status().as_u16())
         }

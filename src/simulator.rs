@@ -42,6 +42,8 @@ pub enum Fault {
     MalformedJson,
     /// Closes the connection without answering.
     CloseConnection,
+    /// Holds the answer until the faults are cleared, then answers normally.
+    Hold,
 }
 
 impl Fault {
@@ -110,11 +112,19 @@ struct State {
     calls: Vec<Call>,
 }
 
+/// Counts of things tests wait for.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Progress {
+    calls: usize,
+    /// How often the faults were cleared; held answers wait for it to move.
+    clears: u64,
+}
+
 /// The simulated service. Cheap to clone; clones share state.
 #[derive(Debug, Clone)]
 pub struct Simulator {
     state: Arc<Mutex<State>>,
-    calls: watch::Sender<usize>,
+    progress: watch::Sender<Progress>,
 }
 
 /// What one call resolves to before it is put on the wire: the record, if it exists, and the
@@ -122,6 +132,8 @@ pub struct Simulator {
 struct Answer {
     fault: Option<Fault>,
     record: Option<Record>,
+    /// The clear count when the call arrived, for [`Fault::Hold`].
+    clears: u64,
 }
 
 impl Simulator {
@@ -145,7 +157,7 @@ impl Simulator {
                 faults: Vec::new(),
                 calls: Vec::new(),
             })),
-            calls: watch::channel(0).0,
+            progress: watch::channel(Progress::default()).0,
         }
     }
 
@@ -178,8 +190,10 @@ impl Simulator {
             .push((identifier.map(str::to_owned), fault));
     }
 
+    /// Removes every fault and releases held answers.
     pub fn clear_faults(&self) {
         self.state().faults.clear();
+        self.progress.send_modify(|p| p.clears += 1);
     }
 
     /// Every call received so far, in order.
@@ -198,9 +212,18 @@ impl Simulator {
 
     /// Waits until at least `n` calls have arrived in all.
     pub async fn wait_for_calls(&self, n: usize) {
-        let mut rx = self.calls.subscribe();
+        self.wait(|p| p.calls >= n).await;
+    }
+
+    async fn wait(&self, ready: impl FnMut(&Progress) -> bool) {
+        let mut rx = self.progress.subscribe();
         // The sender lives in self, so the channel cannot close while we wait.
-        let _ = rx.wait_for(|count| *count >= n).await;
+        let _ = rx.wait_for(ready).await;
+    }
+
+    /// Waits until the faults have been cleared since `clears`.
+    async fn released(&self, clears: u64) {
+        self.wait(|p| p.clears > clears).await;
     }
 
     fn answer(&self, operation: Operation, identifier: &str) -> Answer {
@@ -210,7 +233,12 @@ impl Simulator {
             identifier: identifier.to_owned(),
             at: Instant::now(),
         });
-        self.calls.send_replace(state.calls.len());
+        let calls = state.calls.len();
+        let mut clears = 0;
+        self.progress.send_modify(|p| {
+            p.calls = calls;
+            clears = p.clears;
+        });
         let fault = state
             .faults
             .iter()
@@ -231,7 +259,11 @@ impl Simulator {
                 find_model(fleet.models(now), identifier).map(Record::Model)
             }
         };
-        Answer { fault, record }
+        Answer {
+            fault,
+            record,
+            clears,
+        }
     }
 
     /// Binds `127.0.0.1:0` and serves until the returned handle is shut down.
@@ -320,6 +352,10 @@ impl Simulator {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.cancelled() => return Err(ConnectionClosed),
             },
+            Some(Fault::Hold) => tokio::select! {
+                _ = self.released(answer.clears) => {}
+                _ = shutdown.cancelled() => return Err(ConnectionClosed),
+            },
             None => {}
         }
         let body = match answer.record {
@@ -345,6 +381,7 @@ impl Simulator {
                 ))
             }
             Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+            Some(Fault::Hold) => self.released(answer.clears).await,
             Some(Fault::MalformedJson) => {
                 return Err(FetchError::new(
                     ErrorKind::Other,

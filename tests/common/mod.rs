@@ -1,0 +1,238 @@
+//! Shared test helpers: record fixtures, a small HTTP client, and an exporter wired to the
+//! simulator through the real SDK.
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use bedrock_exporter::aws::{AwsSource, ClientSettings};
+use bedrock_exporter::config::Target;
+use bedrock_exporter::source::{JobRecord, ModelRecord, StatusDetails};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+pub const BASE: &str = "amazon.titan-text-express-v1:0:8k";
+
+pub fn base_model_arn() -> String {
+    format!("arn:aws:bedrock:{REGION}::foundation-model/{BASE}")
+}
+
+pub fn job_arn(id: &str) -> String {
+    format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{BASE}/{id}")
+}
+
+pub fn model_arn(id: &str) -> String {
+    format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{BASE}/{id}")
+}
+
+/// A running fine-tuning job with every field set.
+pub fn job(name: &str) -> JobRecord {
+    JobRecord {
+        job_arn: Some(job_arn(&format!("{:0>12}", name.len()))),
+        job_name: Some(name.to_owned()),
+        output_model_name: Some(format!("{name}-model")),
+        output_model_arn: None,
+        base_model_arn: Some(base_model_arn()),
+        status: Some("InProgress".to_owned()),
+        status_details: StatusDetails {
+            validation: Some("Completed".to_owned()),
+            data_processing: Some("Completed".to_owned()),
+            training: Some("InProgress".to_owned()),
+        },
+        failure_message: None,
+        customization_type: Some("FINE_TUNING".to_owned()),
+        creation_time: Some(1_793_534_400.0),
+        last_modified_time: Some(1_793_538_000.5),
+        end_time: None,
+        hyper_parameters: BTreeMap::from([
+            ("epochCount".to_owned(), "2".to_owned()),
+            ("learningRate".to_owned(), "0.00001".to_owned()),
+            ("evalStrategy".to_owned(), "steps".to_owned()),
+        ]),
+        training_loss: Some(1.25),
+        validation_losses: vec![Some(1.5), Some(1.75)],
+    }
+}
+
+/// Fixture builders on top of [`job`].
+pub trait JobFixture: Sized {
+    fn status(self, status: &str) -> Self;
+    fn completed(self) -> Self;
+    fn failed(self, message: &str) -> Self;
+}
+
+impl JobFixture for JobRecord {
+    fn status(mut self, status: &str) -> Self {
+        self.status = Some(status.to_owned());
+        self
+    }
+
+    fn completed(mut self) -> Self {
+        self.status = Some("Completed".to_owned());
+        self.status_details.training = Some("Completed".to_owned());
+        self.end_time = Some(1_793_541_600.0);
+        self.output_model_arn = Some(model_arn("abcdefabcdef"));
+        self
+    }
+
+    fn failed(mut self, message: &str) -> Self {
+        self.status = Some("Failed".to_owned());
+        self.status_details.training = Some("Failed".to_owned());
+        self.end_time = Some(1_793_541_600.0);
+        self.failure_message = Some(message.to_owned());
+        self
+    }
+}
+
+/// An active custom model with every field set.
+pub fn model(name: &str) -> ModelRecord {
+    ModelRecord {
+        model_arn: Some(model_arn(&format!("{:0>12}", name.len()))),
+        model_name: Some(name.to_owned()),
+        job_name: Some(format!("{name}-job")),
+        job_arn: Some(job_arn("aaaaaaaaaaaa")),
+        base_model_arn: Some(base_model_arn()),
+        customization_type: Some("FINE_TUNING".to_owned()),
+        model_status: Some("Active".to_owned()),
+        failure_message: None,
+        creation_time: Some(1_793_545_200.0),
+        hyper_parameters: BTreeMap::from([("batchSize".to_owned(), "8".to_owned())]),
+        training_loss: Some(0.5),
+        validation_losses: vec![Some(0.625)],
+    }
+}
+
+/// Credentials and region for talking to the simulator; nothing from the environment.
+pub fn sdk_config() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDTESTTESTTESTTEST",
+            "test-secret",
+            None,
+            None,
+            "tests",
+        )))
+        .build()
+}
+
+/// Standard retries, 3 attempts, with short backoff so retried faults finish quickly.
+pub fn settings(request_timeout: Duration) -> ClientSettings {
+    ClientSettings {
+        request_timeout,
+        retry: RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(5))
+            .with_max_backoff(Duration::from_millis(20)),
+    }
+}
+
+/// A real SDK source pointed at the simulator at `endpoint_url`.
+pub async fn aws_source(endpoint_url: &str, request_timeout: Duration) -> AwsSource {
+    let target = Target {
+        region: Some(REGION.to_owned()),
+        endpoint_url: Some(endpoint_url.to_owned()),
+        ..Target::default()
+    };
+    let (source, region) = AwsSource::new(&sdk_config(), &target, &settings(request_timeout))
+        .await
+        .expect("client builds");
+    assert_eq!(region, REGION);
+    source
+}
+
+/// An HTTP response as the test saw it on the wire.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close` and reads the whole response.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    parse_response(&raw)
+}
+
+pub async fn get(addr: SocketAddr, path: &str) -> Response {
+    request(addr, "GET", path, &[]).await
+}
+
+/// Parses a response read to the end of the connection.
+pub fn parse_response(raw: &[u8]) -> Response {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response has a head");
+    let head = std::str::from_utf8(&raw[..split]).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// The value of the series `name{labels}` in an exposition, if present. `labels` is the exact
+/// label set as the encoder writes it (sorted by label name).
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The lines of an exposition that belong to metric `name`, comments excluded.
+pub fn series<'a>(exposition: &'a str, name: &str) -> Vec<&'a str> {
+    exposition
+        .lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .collect()
+}

@@ -1,0 +1,394 @@
+//! The SDK adapter and the whole pipeline over real HTTP: the simulator answers in Bedrock's
+//! shapes, the real `aws-sdk-bedrock` parses, signs and retries, and `/metrics` is scraped over TCP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use bedrock_exporter::metrics::{encode, Telemetry};
+use bedrock_exporter::poller::{Poller, Schedule, TargetPoller};
+use bedrock_exporter::server::{serve, ServerState};
+use bedrock_exporter::simulator::{Fault, Simulator};
+use bedrock_exporter::source::{BedrockSource, ErrorKind, JobRecord, ModelRecord, StatusDetails};
+use common::*;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+#[tokio::test]
+async fn every_field_survives_the_sdk() {
+    let sim = Simulator::new();
+    let server = sim.spawn().await.unwrap();
+    let source = aws_source(&server.endpoint_url(), TIMEOUT).await;
+
+    let mut odd = job("odd-job").status("Paused");
+    odd.customization_type = Some("SOMETHING_NEW".to_owned());
+    odd.status_details.training = Some("Resuming".to_owned());
+    odd.validation_losses = vec![Some(2.5), None];
+    let jobs = vec![
+        job("running-job"),
+        job("done-job").completed(),
+        job("failed-job").failed("Data validation failed:\nline 3 is not JSON"),
+        odd,
+        JobRecord {
+            job_name: Some("bare-job".to_owned()),
+            ..JobRecord::default()
+        },
+    ];
+    let mut creating = model("creating-model");
+    creating.model_status = Some("Creating".to_owned());
+    let mut failed = model("failed-model");
+    failed.model_status = Some("Failed".to_owned());
+    failed.failure_message = Some("artifacts unreadable".to_owned());
+    failed.customization_type = Some("DISTILLATION".to_owned());
+    let models = vec![
+        model("active-model"),
+        creating,
+        failed,
+        ModelRecord {
+            model_name: Some("bare-model".to_owned()),
+            ..ModelRecord::default()
+        },
+    ];
+    for j in &jobs {
+        sim.put_job(j.clone());
+    }
+    for m in &models {
+        sim.put_model(m.clone());
+    }
+
+    for want in &jobs {
+        let name = want.job_name.as_deref().unwrap();
+        assert_eq!(&source.get_job(name).await.unwrap(), want, "{name}");
+    }
+    for want in &models {
+        let name = want.model_name.as_deref().unwrap();
+        assert_eq!(&source.get_model(name).await.unwrap(), want, "{name}");
+    }
+    // An ARN is sent percent-encoded in the path and found by the simulator.
+    let arn = jobs[0].job_arn.clone().unwrap();
+    assert_eq!(source.get_job(&arn).await.unwrap(), jobs[0]);
+    assert_eq!(sim.calls().last().unwrap().identifier, arn);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_names_are_not_found() {
+    let sim = Simulator::new();
+    let server = sim.spawn().await.unwrap();
+    let source = aws_source(&server.endpoint_url(), TIMEOUT).await;
+    let err = source.get_job("no-such-job").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(
+        err.message().starts_with("ResourceNotFoundException: "),
+        "{err}"
+    );
+    let err = source.get_model("no-such-model").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    server.shutdown().await;
+}
+
+/// Exporter pieces wired as the binary wires them, with the server on a loopback port.
+struct Harness {
+    sim: Simulator,
+    poller: Poller<bedrock_exporter::aws::AwsSource>,
+    addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    sim_server: bedrock_exporter::simulator::RunningSimulator,
+}
+
+impl Harness {
+    async fn start(jobs: &[&str], models: &[&str]) -> Harness {
+        let sim = Simulator::new();
+        let sim_server = sim.spawn().await.unwrap();
+        let source = aws_source(&sim_server.endpoint_url(), TIMEOUT).await;
+        let jobs: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
+        let models: Vec<String> = models.iter().map(|s| s.to_string()).collect();
+        let telemetry = Telemetry::new().unwrap();
+        let schedule = Schedule {
+            interval: Duration::from_secs(60),
+            terminal_interval: Duration::from_secs(600),
+            concurrency: 4,
+        };
+        let poller = Poller::new(
+            vec![TargetPoller::new(source, REGION, &jobs, &models)],
+            schedule,
+            telemetry.clone(),
+        );
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let state = ServerState {
+            snapshot: poller.subscribe(),
+            telemetry,
+            telemetry_path: "/metrics".to_owned(),
+        };
+        let server = tokio::spawn(serve(listener, state, shutdown.clone()));
+        Harness {
+            sim,
+            poller,
+            addr,
+            shutdown,
+            server,
+            sim_server,
+        }
+    }
+
+    async fn scrape(&self) -> String {
+        let response = get(self.addr, "/metrics").await;
+        assert_eq!(response.status, 200);
+        response.text()
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.server.await.unwrap();
+        self.sim.clear_faults();
+        self.sim_server.shutdown().await;
+    }
+}
+
+fn up(text: &str, kind: &str, id: &str) -> Option<f64> {
+    sample(
+        text,
+        &format!(
+            r#"bedrock_exporter_target_up{{identifier="{id}",kind="{kind}",region="{REGION}"}}"#
+        ),
+    )
+}
+
+fn failures(text: &str, operation: &str, kind: &str) -> f64 {
+    sample(
+        text,
+        &format!(r#"bedrock_exporter_api_request_failures_total{{error="{kind}",operation="{operation}",region="{REGION}"}}"#),
+    )
+    .unwrap_or_else(|| panic!("no failure counter for {kind}"))
+}
+
+fn job_series(text: &str, name: &str) -> usize {
+    text.lines()
+        .filter(|l| {
+            l.starts_with("bedrock_customization_job_")
+                && l.contains(&format!("job_name=\"{name}\""))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn error_matrix() {
+    struct Case {
+        fault: Fault,
+        kind: &'static str,
+        /// Attempts the SDK makes: 3 for what standard retry mode retries.
+        attempts: usize,
+        keeps_series: bool,
+    }
+    let cases = [
+        Case {
+            fault: Fault::validation(),
+            kind: "validation",
+            attempts: 1,
+            keeps_series: true,
+        },
+        Case {
+            fault: Fault::access_denied(),
+            kind: "access_denied",
+            attempts: 1,
+            keeps_series: true,
+        },
+        Case {
+            fault: Fault::not_found(),
+            kind: "not_found",
+            attempts: 1,
+            keeps_series: false,
+        },
+        Case {
+            fault: Fault::throttling(),
+            kind: "throttling",
+            attempts: 3,
+            keeps_series: true,
+        },
+        Case {
+            fault: Fault::internal(),
+            kind: "internal",
+            attempts: 3,
+            keeps_series: true,
+        },
+        // A 403 whose code is not AccessDenied is still classified by its code.
+        Case {
+            fault: Fault::error(403, "UnrecognizedClientException", "bad key"),
+            kind: "access_denied",
+            attempts: 1,
+            keeps_series: true,
+        },
+        // A 400 whose code says throttling is throttling, and retried as such.
+        Case {
+            fault: Fault::error(400, "ThrottlingException", "slow down"),
+            kind: "throttling",
+            attempts: 3,
+            keeps_series: true,
+        },
+        Case {
+            fault: Fault::Hold,
+            kind: "timeout",
+            attempts: 1,
+            keeps_series: true,
+        },
+        Case {
+            fault: Fault::MalformedJson,
+            kind: "other",
+            attempts: 1,
+            keeps_series: true,
+        },
+        Case {
+            fault: Fault::CloseConnection,
+            kind: "network",
+            attempts: 3,
+            keeps_series: true,
+        },
+    ];
+    let mut h = Harness::start(&["victim", "bystander"], &["some-model"]).await;
+    h.sim.put_job(job("victim"));
+    h.sim.put_job(job("bystander"));
+    h.sim.put_model(model("some-model"));
+    assert!(h.poller.poll_all().await);
+    let healthy = h.scrape().await;
+    let series_when_healthy = job_series(&healthy, "victim");
+    assert!(series_when_healthy > 10, "{healthy}");
+
+    for case in cases {
+        let label = format!("{:?}", case.fault);
+        let before = h.scrape().await;
+        let calls_before = h.sim.calls_for("victim");
+        h.sim.inject(Some("victim"), case.fault.clone());
+        if case.fault == Fault::Hold {
+            // While a call hangs, scrapes are answered from the last snapshot.
+            let calls = h.sim.calls().len();
+            let sim = h.sim.clone();
+            let addr = h.addr;
+            let (all_up, during) = tokio::join!(h.poller.poll_all(), async move {
+                sim.wait_for_calls(calls + 3).await;
+                get(addr, "/metrics").await.text()
+            });
+            assert!(!all_up);
+            assert_eq!(
+                up(&during, "job", "victim"),
+                Some(1.0),
+                "{label}: mid-cycle scrape shows the last snapshot"
+            );
+        } else {
+            assert!(!h.poller.poll_all().await, "{label}");
+        }
+        let during = h.scrape().await;
+        assert_eq!(up(&during, "job", "victim"), Some(0.0), "{label}");
+        assert_eq!(up(&during, "job", "bystander"), Some(1.0), "{label}");
+        assert_eq!(up(&during, "model", "some-model"), Some(1.0), "{label}");
+        assert_eq!(
+            failures(&during, "GetModelCustomizationJob", case.kind),
+            failures(&before, "GetModelCustomizationJob", case.kind) + 1.0,
+            "{label}"
+        );
+        assert_eq!(
+            h.sim.calls_for("victim") - calls_before,
+            case.attempts,
+            "{label}: attempts"
+        );
+        let kept = job_series(&during, "victim");
+        if case.keeps_series {
+            assert_eq!(kept, series_when_healthy, "{label}: last values stay");
+        } else {
+            assert_eq!(kept, 0, "{label}: series dropped");
+        }
+        assert_eq!(
+            job_series(&during, "bystander"),
+            series_when_healthy,
+            "{label}"
+        );
+
+        h.sim.clear_faults();
+        assert!(h.poller.poll_all().await, "{label}: recovers");
+        let after = h.scrape().await;
+        assert_eq!(up(&after, "job", "victim"), Some(1.0), "{label}");
+        assert_eq!(job_series(&after, "victim"), series_when_healthy, "{label}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn golden_exposition() {
+    let mut stopping = job("stopping-job").status("Stopping");
+    stopping.status_details.training = Some("Stopping".to_owned());
+    let mut stopped = job("stopped-job").status("Stopped");
+    stopped.status_details.training = Some("Stopped".to_owned());
+    stopped.end_time = Some(1_793_541_600.0);
+    let mut distill = job("distill-job");
+    distill.customization_type = Some("DISTILLATION".to_owned());
+    distill.status_details = StatusDetails {
+        validation: Some("Completed".to_owned()),
+        data_processing: Some("InProgress".to_owned()),
+        training: Some("NotStarted".to_owned()),
+    };
+    distill.training_loss = None;
+    distill.validation_losses = Vec::new();
+    distill.hyper_parameters.clear();
+    let mut odd = job("odd-job").status("Paused");
+    odd.customization_type = Some("REINFORCEMENT_FINE_TUNING".to_owned());
+    let long = format!("{}\nsecond line is dropped", "x".repeat(300));
+    let jobs = [
+        job("running-job"),
+        job("done-job").completed(),
+        job("failed-job").failed(&long),
+        stopping,
+        stopped,
+        distill,
+        odd,
+    ];
+    let mut creating = model("creating-model");
+    creating.model_status = Some("Creating".to_owned());
+    let mut failed = model("failed-model");
+    failed.model_status = Some("Failed".to_owned());
+    let mut legacy = model("legacy-model");
+    legacy.model_status = None;
+    let models = [model("active-model"), creating, failed, legacy];
+
+    let names = |v: Vec<Option<String>>| {
+        v.into_iter()
+            .map(Option::unwrap)
+            .chain(["gone".to_owned()])
+            .collect::<Vec<_>>()
+    };
+    let job_ids = names(jobs.iter().map(|j| j.job_name.clone()).collect());
+    let model_ids = names(models.iter().map(|m| m.model_name.clone()).collect());
+    let job_ids: Vec<&str> = job_ids.iter().map(String::as_str).collect();
+    let model_ids: Vec<&str> = model_ids.iter().map(String::as_str).collect();
+    let mut h = Harness::start(&job_ids, &model_ids).await;
+    for j in jobs {
+        h.sim.put_job(j);
+    }
+    for m in models {
+        h.sim.put_model(m);
+    }
+    assert!(!h.poller.poll_all().await, "the 'gone' identifiers fail");
+    let text = String::from_utf8(encode(h.poller.snapshot().families.clone())).unwrap();
+    // Success times are wall-clock; everything else is fixed by the records.
+    let text: String = text
+        .lines()
+        .filter(|l| !l.contains("bedrock_exporter_target_last_success_timestamp_seconds"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bedrock.prom");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    assert!(
+        text == want,
+        "exposition differs from {}:\n{text}",
+        path.display()
+    );
+    h.stop().await;
+}
