@@ -147,17 +147,17 @@ impl<S: BedrockSource> Poller<S> {
         let wall_start = SystemTime::now();
         let schedule = self.schedule;
         let telemetry = &self.telemetry;
-        let reads = self.targets.iter_mut().map(|target| {
-            let source = &target.source;
-            let due = target
+        let mut reads = Vec::with_capacity(self.targets.len());
+        for target in &mut self.targets {
+            // Collected first: a lazy filter held across the await would make this future's
+            // Send-ness depend on a higher-ranked closure, which rustc cannot prove.
+            let due: Vec<&mut Entry> = target
                 .entries
                 .iter_mut()
-                .filter(|e| everything || e.next_due <= start);
-            futures_util::stream::iter(due)
-                .for_each_concurrent(schedule.concurrency, move |entry| {
-                    read(source, entry, start, schedule, telemetry)
-                })
-        });
+                .filter(|e| everything || e.next_due <= start)
+                .collect();
+            reads.push(read_target(&target.source, due, start, schedule, telemetry));
+        }
         futures_util::future::join_all(reads).await;
 
         self.cycles += 1;
@@ -193,6 +193,21 @@ impl<S: BedrockSource> Poller<S> {
             cycles: self.cycles,
         }));
     }
+}
+
+/// Reads a target's due entries, at most `schedule.concurrency` at once.
+async fn read_target<S: BedrockSource>(
+    source: &S,
+    due: Vec<&mut Entry>,
+    cycle_start: Instant,
+    schedule: Schedule,
+    telemetry: &Telemetry,
+) {
+    futures_util::stream::iter(due)
+        .for_each_concurrent(schedule.concurrency, |entry| {
+            read(source, entry, cycle_start, schedule, telemetry)
+        })
+        .await;
 }
 
 /// Reads one identifier and records the outcome on its entry.

@@ -1,0 +1,125 @@
+//! Scheduling on paused time: the poller reads the simulator in-process, and the simulator's
+//! call log, stamped with tokio's clock, shows when each identifier was read.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use bedrock_exporter::metrics::Telemetry;
+use bedrock_exporter::poller::{Poller, Schedule, TargetPoller};
+use bedrock_exporter::simulator::{Fault, Simulator};
+use common::*;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const INTERVAL: Duration = Duration::from_secs(60);
+const TERMINAL: Duration = Duration::from_secs(600);
+
+fn poller(
+    sim: &Simulator,
+    jobs: &[&str],
+    models: &[&str],
+    concurrency: usize,
+) -> Poller<Simulator> {
+    let jobs: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
+    let models: Vec<String> = models.iter().map(|s| s.to_string()).collect();
+    Poller::new(
+        vec![TargetPoller::new(sim.clone(), REGION, &jobs, &models)],
+        Schedule {
+            interval: INTERVAL,
+            terminal_interval: TERMINAL,
+            concurrency,
+        },
+        Telemetry::new().unwrap(),
+    )
+}
+
+/// Seconds after `start` at which `identifier` was read, up to `until` seconds. (A cycle that
+/// is due when the test stops the poller may already have made its calls.)
+fn read_times(sim: &Simulator, identifier: &str, start: Instant, until: u64) -> Vec<u64> {
+    sim.calls()
+        .iter()
+        .filter(|c| c.identifier == identifier)
+        .map(|c| (c.at - start).as_secs())
+        .filter(|t| *t <= until)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_jobs_are_read_every_interval_and_finished_ones_every_terminal_interval() {
+    let sim = Simulator::new();
+    sim.put_job(job("run-1"));
+    sim.put_job(job("done-1").completed());
+    let mut creating = model("model-1");
+    creating.model_status = Some("Creating".to_owned());
+    sim.put_model(creating.clone());
+    let start = Instant::now();
+    let poller = poller(&sim, &["run-1", "done-1", "missing-1"], &["model-1"], 4);
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+
+    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
+    // After the first read the job finishes and the model becomes Active.
+    sim.put_job(job("run-1").completed());
+    creating.model_status = Some("Active".to_owned());
+    sim.put_model(creating);
+    // Cycles at 0, 60 (run-1, model-1, missing-1), 120 (missing-1), ..., 600 (done-1), 660.
+    snapshots.wait_for(|s| s.cycles >= 12).await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap();
+
+    assert_eq!(read_times(&sim, "run-1", start, 660), [0, 60, 660]);
+    assert_eq!(read_times(&sim, "model-1", start, 660), [0, 60, 660]);
+    assert_eq!(read_times(&sim, "done-1", start, 660), [0, 600]);
+    // Never read successfully: retried every interval.
+    assert_eq!(
+        read_times(&sim, "missing-1", start, 660),
+        [0, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600, 660]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_identifier_does_not_hold_up_the_others() {
+    let sim = Simulator::new();
+    for name in ["slow-1", "fast-1", "fast-2"] {
+        sim.put_job(job(name).completed());
+    }
+    sim.inject(Some("slow-1"), Fault::Delay(Duration::from_secs(30)));
+    let start = Instant::now();
+    let poller = poller(&sim, &["slow-1", "fast-1", "fast-2"], &[], 2);
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
+    let finished = Instant::now() - start;
+    shutdown.cancel();
+    task.await.unwrap();
+
+    // With two calls in flight, both fast jobs are read while the slow one is still pending.
+    assert_eq!(read_times(&sim, "fast-1", start, 30), [0]);
+    assert_eq!(read_times(&sim, "fast-2", start, 30), [0]);
+    // The cycle ends when its slowest call does, and the next waits for the interval after it.
+    assert_eq!(finished, Duration::from_secs(30));
+    let snapshot = snapshots.borrow().clone();
+    assert!(snapshot.observations.iter().all(|o| o.up));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cycles_never_overlap() {
+    let sim = Simulator::new();
+    sim.put_job(job("run-1"));
+    // Every read takes longer than the interval.
+    sim.inject(None, Fault::Delay(Duration::from_secs(90)));
+    let start = Instant::now();
+    let poller = poller(&sim, &["run-1"], &[], 4);
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+    snapshots.wait_for(|s| s.cycles >= 3).await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap();
+    // Each cycle starts once the last one ended: never two reads of run-1 in flight.
+    assert_eq!(read_times(&sim, "run-1", start, 180), [0, 90, 180]);
+}
