@@ -346,11 +346,13 @@ impl Checker {
             check_model,
             &target,
         );
-        if target.jobs.is_empty()
-            && target.models.is_empty()
-            && !map.contains_key("jobs")
-            && !map.contains_key("models")
-        {
+        // Counted as written, so a list of only bad entries is not reported twice.
+        let listed: usize = ["jobs", "models"]
+            .iter()
+            .filter_map(|key| map.get(key))
+            .map(|v| v.as_sequence().map_or(1, Vec::len))
+            .sum();
+        if listed == 0 {
             self.problem(path, "lists no jobs and no models");
         }
         target

@@ -1,0 +1,122 @@
+//! Config validation: a table of invalid files with their exact messages, and `--config.check`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bedrock_exporter::config::{Config, ConfigError};
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/config").join(name)
+}
+
+/// Every problem of a file, as `path: message` lines.
+fn problems(name: &str) -> Vec<String> {
+    match Config::load(&testdata(name)) {
+        Err(ConfigError::Invalid { problems, .. }) => problems.iter().map(ToString::to_string).collect(),
+        other => panic!("{name}: expected problems, got {other:?}"),
+    }
+}
+
+const NAME_RULE: &str = "is not a job name: it must start with a letter or digit and hold only letters, digits, '+', '-' and '.'";
+
+#[test]
+fn invalid_files_report_exact_messages() {
+    let table: &[(&str, &[&str])] = &[
+        ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets)"]),
+        ("invalid-unknown-target-key.yaml", &["targets[0].access_key_id: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models)"]),
+        ("invalid-duration.yaml", &["interval: expected a duration such as 90s, 5m or 1h30m, got 60"]),
+        ("invalid-zero-duration.yaml", &["request_timeout: must be longer than zero"]),
+        ("invalid-terminal-shorter.yaml", &["terminal_interval: 5m is shorter than interval (10m)"]),
+        ("invalid-concurrency.yaml", &["concurrency: expected a whole number from 1 to 64, got 0"]),
+        ("invalid-no-targets.yaml", &["targets: required: list at least one target"]),
+        ("invalid-empty-targets.yaml", &["targets: list at least one target"]),
+        ("invalid-empty-target.yaml", &["targets[0]: lists no jobs and no models"]),
+        ("invalid-empty-lists.yaml", &["targets[0]: lists no jobs and no models"]),
+        ("invalid-region.yaml", &["targets[0].region: \"US East 1\" is not a region name such as us-east-1"]),
+        ("invalid-role-arn.yaml", &["targets[0].role_arn: \"arn:aws:iam::123456789012:user/bob\" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"]),
+        ("invalid-endpoint-url.yaml", &["targets[0].endpoint_url: \"bedrock.us-east-1.amazonaws.com\" is not an http:// or https:// URL"]),
+        ("invalid-job-name.yaml", &["targets[0].jobs[0]: \"my_job\" is not a job name: it must start with a letter or digit and hold only letters, digits, '+', '-' and '.'"]),
+        ("invalid-job-arn.yaml", &["targets[0].jobs[0]: \"arn:aws:bedrock:us-east-1:123456789012:model-customization-job/abc\" is not a model customization job ARN (arn:aws:bedrock:REGION:ACCOUNT:model-customization-job/BASE-MODEL/ID)"]),
+        ("invalid-job-too-long.yaml", &["targets[0].jobs[0]: \"a123456789012345678901234567890123456789012345678901234567890123\" is longer than 63 characters, the most a job name has"]),
+        ("invalid-model-name.yaml", &["targets[0].models[0]: \"my model\" is not a model name: letters and digits, each optionally followed by one '_' or '-'"]),
+        ("invalid-arn-region.yaml", &["targets[0].jobs[0]: ARN is in region us-east-1 but the target's region is us-west-2"]),
+        ("invalid-duplicate.yaml", &["targets[0].models[2]: \"model-a\" is listed twice (first at targets[0].models[0])"]),
+        ("invalid-not-a-list.yaml", &["targets[0].jobs: expected a list of names or ARNs, got \"my-job\""]),
+        ("invalid-yaml.yaml", &["invalid YAML: did not find expected ',' or ']' at line 3 column 1, while parsing a flow sequence at line 2 column 11"]),
+    ];
+    let mut seen = Vec::new();
+    for (file, want) in table {
+        assert_eq!(problems(file), *want, "{file}");
+        seen.push(*file);
+    }
+    // Every invalid file in testdata is in the table (the "many" file has its own test).
+    for entry in std::fs::read_dir(testdata("")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("invalid-") && name != "invalid-many.yaml" {
+            assert!(seen.contains(&name.as_str()), "{name} has no expected message");
+        }
+    }
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_at_once() {
+    assert_eq!(
+        problems("invalid-many.yaml"),
+        [
+            "interval: expected a duration such as 90s, 5m or 1h30m, got \"soon\"".to_owned(),
+            "concurrency: expected a whole number from 1 to 64, got 1000".to_owned(),
+            "targets[0].extra: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models)".to_owned(),
+            format!("targets[0].jobs[1]: \"-bad-start\" {NAME_RULE}"),
+            "targets[0].jobs[2]: \"good-job\" is listed twice (first at targets[0].jobs[0])".to_owned(),
+            "targets[0].models[0]: ARN is in region us-west-2 but the target's region is us-east-1".to_owned(),
+            "targets[1]: expected a mapping, got 42".to_owned(),
+        ]
+    );
+}
+
+fn config_check(path: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bedrock-exporter"))
+        .arg("--config.check")
+        .arg(format!("--config.file={}", path.display()))
+        .env_remove("AWS_BEARER_TOKEN_BEDROCK")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn config_check_exits_2_on_every_invalid_file() {
+    for entry in std::fs::read_dir(testdata("")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = config_check(&path);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
+        // The first line names the file and counts the problems; one line per problem follows.
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.starts_with(&format!("{}: ", path.display())), "{stderr}");
+        assert!(first.contains(" problem"), "{stderr}");
+    }
+    let out = config_check(&testdata("invalid-many.yaml"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().next().unwrap().ends_with(": 7 problems:"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 8, "{stderr}");
+}
+
+#[test]
+fn config_check_accepts_the_example() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let out = config_check(&example);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+}
+
+#[test]
+fn config_check_reports_a_missing_file() {
+    let out = config_check(Path::new("/nonexistent/config.yaml"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("cannot read config file /nonexistent/config.yaml: No such file"),
+        "{stderr}"
+    );
+}
