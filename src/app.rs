@@ -14,15 +14,15 @@ use crate::server::{serve, ServerState};
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("targets[{index}]: {source}")]
+    #[error("targets[{index}]")]
     Client {
         index: usize,
         #[source]
         source: crate::aws::ClientError,
     },
-    #[error("cannot register metrics: {0}")]
+    #[error("cannot register metrics")]
     Metrics(#[from] prometheus::Error),
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Listen {
         address: String,
         #[source]

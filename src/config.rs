@@ -69,7 +69,7 @@ impl fmt::Display for Problem {
 /// Why a config file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}", path = path.display())]
+    #[error("cannot read config file {path}", path = path.display())]
     Read {
         path: PathBuf,
         #[source]

@@ -69,7 +69,7 @@ fn telemetry_path(path: &str) -> Result<String, String> {
 /// How a run ended badly.
 enum Failure {
     /// Bad flags or config: exit 2.
-    Config(String),
+    Config(anyhow::Error),
     /// Anything else: exit 1.
     Runtime(anyhow::Error),
 }
@@ -97,8 +97,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(flags)) {
         Ok(code) => code,
-        Err(Failure::Config(message)) => {
-            eprintln!("{message}");
+        Err(Failure::Config(error)) => {
+            eprintln!("{error:#}");
             ExitCode::from(2)
         }
         Err(Failure::Runtime(error)) => {
@@ -110,8 +110,7 @@ fn main() -> ExitCode {
 
 async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     if flags.config_check {
-        let config =
-            Config::load(&flags.config_file).map_err(|e| Failure::Config(e.to_string()))?;
+        let config = Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))?;
         let identifiers: usize = config
             .targets
             .iter()
@@ -141,8 +140,7 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
             Some(running),
         )
     } else {
-        let config =
-            Config::load(&flags.config_file).map_err(|e| Failure::Config(e.to_string()))?;
+        let config = Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))?;
         (config, default_config().await, None)
     };
 
@@ -194,7 +192,7 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
 
 fn start_failure(error: StartError) -> Failure {
     if error.is_config() {
-        Failure::Config(error.to_string())
+        Failure::Config(error.into())
     } else {
         Failure::Runtime(error.into())
     }

@@ -197,7 +197,7 @@ fn accepts_gzip(value: &str) -> bool {
         }
         parts
             .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
-            .all(|q| q.trim().parse::<f32>().map_or(false, |q| q > 0.0))
+            .all(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0))
     })
 }
 

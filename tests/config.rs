@@ -7,13 +7,17 @@ use std::process::Command;
 use bedrock_exporter::config::{Config, ConfigError};
 
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/config").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata/config")
+        .join(name)
 }
 
 /// Every problem of a file, as `path: message` lines.
 fn problems(name: &str) -> Vec<String> {
     match Config::load(&testdata(name)) {
-        Err(ConfigError::Invalid { problems, .. }) => problems.iter().map(ToString::to_string).collect(),
+        Err(ConfigError::Invalid { problems, .. }) => {
+            problems.iter().map(ToString::to_string).collect()
+        }
         other => panic!("{name}: expected problems, got {other:?}"),
     }
 }
@@ -54,7 +58,10 @@ fn invalid_files_report_exact_messages() {
     for entry in std::fs::read_dir(testdata("")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name.starts_with("invalid-") && name != "invalid-many.yaml" {
-            assert!(seen.contains(&name.as_str()), "{name} has no expected message");
+            assert!(
+                seen.contains(&name.as_str()),
+                "{name} has no expected message"
+            );
         }
     }
 }
@@ -93,12 +100,18 @@ fn config_check_exits_2_on_every_invalid_file() {
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
         // The first line names the file and counts the problems; one line per problem follows.
         let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with(&format!("{}: ", path.display())), "{stderr}");
+        assert!(
+            first.starts_with(&format!("{}: ", path.display())),
+            "{stderr}"
+        );
         assert!(first.contains(" problem"), "{stderr}");
     }
     let out = config_check(&testdata("invalid-many.yaml"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.lines().next().unwrap().ends_with(": 7 problems:"), "{stderr}");
+    assert!(
+        stderr.lines().next().unwrap().ends_with(": 7 problems:"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 8, "{stderr}");
 }
 
@@ -106,7 +119,12 @@ fn config_check_exits_2_on_every_invalid_file() {
 fn config_check_accepts_the_example() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
     let out = config_check(&example);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
 }
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, every test, and promtool over the demo's exposition.
+# Installs what it lacks first: rustfmt and clippy (rustup), promtool (Debian's prometheus package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+fi
+if ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    else
+        echo "promtool not found: install Debian's prometheus package (sudo apt-get install prometheus)" >&2
+        exit 1
+    fi
+fi
+
+# A bearer token in the environment would switch the SDK away from SigV4.
+unset AWS_BEARER_TOKEN_BEDROCK
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked
+echo "== promtool check metrics (--demo --once)"
+exposition=target/demo-once.prom
+cargo run --locked --quiet -- --demo --once --log.level=warn >"$exposition"
+# promtool prints findings and exits non-zero on any.
+promtool check metrics <"$exposition"
+echo "promtool: $(grep -vc '^#' "$exposition") samples, no findings"

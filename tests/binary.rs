@@ -1,0 +1,438 @@
+//! The binary end to end: flags, exit codes, endpoints, readiness and shutdown, polling the
+//! simulator through the real SDK. Tests wait on log events and simulator calls, never on time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bedrock_exporter::simulator::{Fault, Simulator};
+use common::*;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStderr, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bedrock-exporter");
+
+/// The binary with an environment that reaches nothing but the simulator.
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTESTTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // No ~/.aws to read: a home that does not exist.
+        .env(
+            "HOME",
+            std::env::temp_dir().join("bedrock-exporter-test-no-home"),
+        )
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Writes a config polling `jobs` at `endpoint` to a fresh file.
+fn write_config(endpoint: &str, jobs: &[&str]) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "bedrock-exporter-test-{}-{}.yaml",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let jobs: Vec<String> = jobs.iter().map(|j| format!("      - {j}\n")).collect();
+    let text = format!(
+        "interval: 60s\nrequest_timeout: 5s\ntargets:\n  - region: {REGION}\n    endpoint_url: {endpoint}\n    jobs:\n{}",
+        jobs.concat()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A running exporter and its log.
+struct Exporter {
+    child: Child,
+    log: Lines<BufReader<ChildStderr>>,
+    addr: SocketAddr,
+}
+
+impl Exporter {
+    async fn start(config: &std::path::Path) -> Exporter {
+        let mut child = command()
+            .arg(format!("--config.file={}", config.display()))
+            .arg("--web.listen-address=127.0.0.1:0")
+            .arg("--log.level=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = wait_for_line(&mut log, "message=\"serving metrics\"").await;
+        let addr = line
+            .split_whitespace()
+            .find_map(|field| field.strip_prefix("address="))
+            .expect("address in log")
+            .parse()
+            .unwrap();
+        Exporter { child, log, addr }
+    }
+
+    async fn wait_for_log(&mut self, needle: &str) -> String {
+        wait_for_line(&mut self.log, needle).await
+    }
+
+    /// Sends SIGTERM.
+    async fn terminate(&self) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Reads the rest of the log and waits for the exit code.
+    async fn finish(mut self) -> (Option<i32>, Vec<String>) {
+        let mut rest = Vec::new();
+        while let Some(line) = self.log.next_line().await.unwrap() {
+            rest.push(line);
+        }
+        (self.child.wait().await.unwrap().code(), rest)
+    }
+}
+
+async fn wait_for_line(log: &mut Lines<BufReader<ChildStderr>>, needle: &str) -> String {
+    let mut seen = Vec::new();
+    while let Some(line) = log.next_line().await.unwrap() {
+        if line.contains(needle) {
+            return line;
+        }
+        seen.push(line);
+    }
+    panic!("log ended without {needle:?}:\n{}", seen.join("\n"));
+}
+
+/// A simulator holding every answer, so the first cycle cannot finish until it is released.
+async fn held_simulator() -> (Simulator, bedrock_exporter::simulator::RunningSimulator) {
+    let sim = Simulator::new();
+    sim.put_job(job("job-1"));
+    sim.inject(None, Fault::Hold);
+    let server = sim.spawn().await.unwrap();
+    (sim, server)
+}
+
+#[tokio::test]
+async fn readiness_follows_the_first_cycle() {
+    let (sim, server) = held_simulator().await;
+    let config = write_config(&server.endpoint_url(), &["job-1"]);
+    let mut exporter = Exporter::start(&config).await;
+    sim.wait_for_calls(1).await;
+
+    assert_eq!(get(exporter.addr, "/readyz").await.status, 503);
+    assert_eq!(get(exporter.addr, "/healthz").await.status, 200);
+    let metrics = get(exporter.addr, "/metrics").await;
+    assert_eq!(
+        metrics.status, 200,
+        "scrapes are answered while the first cycle runs"
+    );
+    assert!(metrics.text().contains("bedrock_exporter_build_info{"));
+
+    sim.clear_faults();
+    exporter.wait_for_log("first poll cycle finished").await;
+    assert_eq!(get(exporter.addr, "/readyz").await.status, 200);
+    let text = get(exporter.addr, "/metrics").await.text();
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"bedrock_exporter_target_up{{identifier="job-1",kind="job",region="{REGION}"}}"#
+            )
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"bedrock_customization_job_training_loss{{account_id="{ACCOUNT}",job_name="job-1",region="{REGION}"}}"#
+            )
+        ),
+        Some(1.25)
+    );
+    exporter.terminate().await;
+    assert_eq!(exporter.finish().await.0, Some(0));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn endpoints_methods_and_encodings() {
+    let sim = Simulator::new();
+    sim.put_job(job("job-1"));
+    sim.inject(
+        Some("job-2"),
+        Fault::error(403, "AccessDeniedException", "<script>alert(1)</script>"),
+    );
+    let server = sim.spawn().await.unwrap();
+    let config = write_config(&server.endpoint_url(), &["job-1", "job-2"]);
+    let mut exporter = Exporter::start(&config).await;
+    exporter.wait_for_log("first poll cycle finished").await;
+    let addr = exporter.addr;
+
+    assert_eq!(get(addr, "/nope").await.status, 404);
+    assert_eq!(get(addr, "/metrics/extra").await.status, 404);
+    let post = request(addr, "POST", "/metrics", &[("Content-Length", "0")]).await;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(request(addr, "DELETE", "/", &[]).await.status, 405);
+
+    let plain = get(addr, "/metrics").await;
+    assert_eq!(
+        plain.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(plain.header("Content-Encoding"), None);
+    let head = request(addr, "HEAD", "/metrics", &[]).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("Content-Type"), plain.header("Content-Type"));
+    assert!(head.body.is_empty(), "HEAD has no body");
+
+    let zipped = request(
+        addr,
+        "GET",
+        "/metrics",
+        &[("Accept-Encoding", "gzip, deflate")],
+    )
+    .await;
+    assert_eq!(zipped.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(zipped.header("Vary"), Some("Accept-Encoding"));
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&zipped.body[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert!(unzipped.len() > zipped.body.len(), "compressed");
+    let metric_lines = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("bedrock_customization"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(metric_lines(&unzipped), metric_lines(&plain.text()));
+    let refused = request(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip;q=0")]).await;
+    assert_eq!(refused.header("Content-Encoding"), None);
+
+    let index = get(addr, "/").await;
+    assert_eq!(index.status, 200);
+    let html = index.text();
+    assert!(html.contains("<a href=\"/metrics\">"), "{html}");
+    assert!(html.contains("job-1") && html.contains("job-2"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+
+    exporter.terminate().await;
+    assert_eq!(exporter.finish().await.0, Some(0));
+    server.shutdown().await;
+}
+
+/// Reads one response whose length the headers give, leaving the connection open.
+async fn read_response(stream: &mut TcpStream) -> Response {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed mid-response");
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = parse_response(&raw[..end + 4]);
+            let length: usize = head.header("Content-Length").unwrap().parse().unwrap();
+            if raw.len() >= end + 4 + length {
+                return parse_response(&raw);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_after_an_in_flight_scrape_finishes() {
+    let sim = Simulator::new();
+    sim.put_job(job("job-1"));
+    let server = sim.spawn().await.unwrap();
+    let config = write_config(&server.endpoint_url(), &["job-1"]);
+    let mut exporter = Exporter::start(&config).await;
+    exporter.wait_for_log("first poll cycle finished").await;
+
+    // A scrape whose request body has not fully arrived is still in flight after its response.
+    let mut stream = TcpStream::connect(exporter.addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: exporter\r\nContent-Length: 1\r\n\r\n")
+        .await
+        .unwrap();
+    let response = read_response(&mut stream).await;
+    assert_eq!(response.status, 200);
+    assert!(response.text().contains("bedrock_customization_job_status"));
+
+    exporter.terminate().await;
+    exporter.wait_for_log("SIGTERM received").await;
+    stream.write_all(b"x").await.unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).await.unwrap();
+    assert!(
+        rest.is_empty(),
+        "the server closes the connection once the request is done"
+    );
+
+    let (code, log) = exporter.finish().await;
+    assert_eq!(code, Some(0), "{log:?}");
+    assert!(
+        !log.iter().any(|l| l.contains("grace period")),
+        "shut down without waiting out the grace period: {log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("message=\"shut down\"")),
+        "{log:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn sigterm_while_a_poll_is_stuck_still_exits_zero() {
+    let (_sim, server) = held_simulator().await;
+    let config = write_config(&server.endpoint_url(), &["job-1"]);
+    let exporter = Exporter::start(&config).await;
+    _sim.wait_for_calls(1).await;
+    exporter.terminate().await;
+    let (code, log) = exporter.finish().await;
+    assert_eq!(code, Some(0), "{log:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_taken_port_exits_1_with_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let config = write_config("http://127.0.0.1:9", &["job-1"]);
+    let out = command()
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .arg("--log.level=warn")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: cannot listen on {addr}: ")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn bad_flags_exit_2() {
+    for args in [
+        &["--no-such-flag"][..],
+        &["--log.format=xml"],
+        &["--log.level=loud"],
+        &["--web.telemetry-path=metrics"],
+        &["--demo", "--config.file=x.yaml"],
+    ] {
+        let out = command().args(args).output().await.unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for args in [&["--help"][..], &["--version"]] {
+        let out = command().args(args).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn once_prints_the_exposition_and_exits_by_outcome() {
+    let sim = Simulator::new();
+    sim.put_job(job("job-1"));
+    let server = sim.spawn().await.unwrap();
+
+    let good = write_config(&server.endpoint_url(), &["job-1"]);
+    let out = command()
+        .arg("--once")
+        .arg(format!("--config.file={}", good.display()))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r#"status="InProgress"} 1"#), "{text}");
+    assert!(text.contains("process_resident_memory_bytes"), "{text}");
+
+    let bad = write_config(&server.endpoint_url(), &["job-1", "missing-job"]);
+    let out = command()
+        .arg("--once")
+        .arg(format!("--config.file={}", bad.display()))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r#"bedrock_exporter_target_up{identifier="missing-job",kind="job",region="us-east-1"} 0"#), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("operation=GetModelCustomizationJob identifier=missing-job"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error_kind=not_found"), "{stderr}");
+    assert!(
+        !stderr.contains("test-secret") && !stderr.contains("Signature="),
+        "{stderr}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_demo_runs_once_through_the_sdk() {
+    let out = command()
+        .env(
+            "AWS_BEARER_TOKEN_BEDROCK",
+            "would-switch-the-sdk-to-bearer-auth",
+        )
+        .args(["--demo", "--once", "--log.format=json"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for status in ["InProgress", "Completed", "Failed", "Stopping", "Stopped"] {
+        assert!(
+            text.contains(&format!(r#"status="{status}"}} 1"#)),
+            "{status} missing"
+        );
+    }
+    assert!(text.contains("bedrock_customization_job_failure_info{"));
+    // JSON logs: every line parses.
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+}
