@@ -25,10 +25,12 @@ cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --locked
+cargo test --locked 2>&1 | tee target/test.log
+passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' target/test.log)
 echo "== promtool check metrics (--demo --once)"
 exposition=target/demo-once.prom
 cargo run --locked --quiet -- --demo --once --log.level=warn >"$exposition"
 # promtool prints findings and exits non-zero on any.
 promtool check metrics <"$exposition"
 echo "promtool: $(grep -vc '^#' "$exposition") samples, no findings"
+echo "tests: ${passed} passed, 0 failed"
