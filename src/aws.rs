@@ -7,6 +7,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_async::rt::sleep::default_async_sleep;
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_sdk_bedrock::config::http::HttpResponse;
 use aws_sdk_bedrock::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrock::primitives::DateTime;
@@ -62,6 +64,7 @@ impl AwsSource {
         target: &Target,
         settings: &ClientSettings,
     ) -> Result<(AwsSource, String), ClientError> {
+        let base = &with_runtime_defaults(base);
         let region = target
             .region
             .clone()
@@ -91,6 +94,19 @@ impl AwsSource {
         let client = aws_sdk_bedrock::Client::from_conf(builder.build());
         Ok((AwsSource { client }, region.to_string()))
     }
+}
+
+/// `base` with a clock and a sleep implementation where it has none: a config built by hand
+/// (the demo's, a test's) lacks them, and the STS credentials provider cannot work without them.
+fn with_runtime_defaults(base: &SdkConfig) -> SdkConfig {
+    let mut builder = base.to_builder();
+    if base.time_source().is_none() {
+        builder.set_time_source(Some(SharedTimeSource::new(SystemTimeSource::new())));
+    }
+    if base.sleep_impl().is_none() {
+        builder.set_sleep_impl(default_async_sleep());
+    }
+    builder.build()
 }
 
 impl BedrockSource for AwsSource {

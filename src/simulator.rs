@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
@@ -92,7 +93,12 @@ pub struct Call {
     pub identifier: String,
     /// When it arrived, on tokio's clock (paused in tests that pause it).
     pub at: Instant,
+    /// The access key ID the request was signed with (empty for in-process calls).
+    pub access_key: String,
 }
+
+/// The credentials the simulated STS hands out for every `AssumeRole`.
+pub const ASSUMED_ACCESS_KEY: &str = "ASIASIMULATEDROLE001";
 
 /// The records the simulator serves.
 #[derive(Debug)]
@@ -110,6 +116,8 @@ struct State {
     /// Faults by identifier (`None`: every identifier), applied to every call until cleared.
     faults: Vec<(Option<String>, Fault)>,
     calls: Vec<Call>,
+    /// Role ARNs of the `AssumeRole` calls received, in order.
+    assumed_roles: Vec<String>,
 }
 
 /// Counts of things tests wait for.
@@ -156,6 +164,7 @@ impl Simulator {
                 catalog,
                 faults: Vec::new(),
                 calls: Vec::new(),
+                assumed_roles: Vec::new(),
             })),
             progress: watch::channel(Progress::default()).0,
         }
@@ -201,6 +210,11 @@ impl Simulator {
         self.state().calls.clone()
     }
 
+    /// The role ARNs assumed through the simulated STS so far.
+    pub fn assumed_roles(&self) -> Vec<String> {
+        self.state().assumed_roles.clone()
+    }
+
     /// How many calls named `identifier`.
     pub fn calls_for(&self, identifier: &str) -> usize {
         self.state()
@@ -226,12 +240,13 @@ impl Simulator {
         self.wait(|p| p.clears > clears).await;
     }
 
-    fn answer(&self, operation: Operation, identifier: &str) -> Answer {
+    fn answer(&self, operation: Operation, identifier: &str, access_key: &str) -> Answer {
         let mut state = self.state();
         state.calls.push(Call {
             operation,
             identifier: identifier.to_owned(),
             at: Instant::now(),
+            access_key: access_key.to_owned(),
         });
         let calls = state.calls.len();
         let mut clears = 0;
@@ -294,6 +309,9 @@ impl Simulator {
         req: Request<Incoming>,
         shutdown: CancellationToken,
     ) -> Result<HttpResponse, ConnectionClosed> {
+        if req.method() == Method::POST && req.uri().path() == "/" {
+            return Ok(self.sts(req).await);
+        }
         if req.method() != Method::GET {
             return Ok(error_response(
                 405,
@@ -317,18 +335,13 @@ impl Simulator {
                 "Unknown operation",
             ));
         };
-        let signed = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 Credential="));
-        if !signed {
+        let Some(access_key) = signed_by(&req) else {
             return Ok(error_response(
                 403,
                 "MissingAuthenticationTokenException",
                 "Missing Authentication Token",
             ));
-        }
+        };
         let Some(identifier) = percent_decode(raw_id) else {
             return Ok(error_response(
                 400,
@@ -336,7 +349,7 @@ impl Simulator {
                 "Malformed identifier",
             ));
         };
-        let answer = self.answer(operation, &identifier);
+        let answer = self.answer(operation, &identifier, &access_key);
         match answer.fault {
             Some(Fault::Error {
                 status,
@@ -368,7 +381,7 @@ impl Simulator {
 
     /// An in-process call: faults become the errors the SDK adapter would report.
     async fn call(&self, operation: Operation, identifier: &str) -> Result<Record, FetchError> {
-        let answer = self.answer(operation, identifier);
+        let answer = self.answer(operation, identifier, "");
         match answer.fault {
             Some(Fault::Error {
                 status,
@@ -460,6 +473,86 @@ impl BedrockSource for Simulator {
             Record::Job(_) => Err(FetchError::new(ErrorKind::Other, "not a model")),
         }
     }
+}
+
+impl Simulator {
+    /// STS `AssumeRole` (query protocol, XML), so `role_arn` can be tested end to end.
+    async fn sts(&self, req: Request<Incoming>) -> HttpResponse {
+        if signed_by(&req).is_none() {
+            return sts_error(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
+        }
+        let body = match req.into_body().collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => return sts_error(400, "InvalidInput", "unreadable body"),
+        };
+        let form = form_fields(&String::from_utf8_lossy(&body));
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let (Some("AssumeRole"), Some(role_arn), Some(session)) =
+            (field("Action").as_deref(), field("RoleArn"), field("RoleSessionName"))
+        else {
+            return sts_error(400, "InvalidAction", "only AssumeRole is simulated");
+        };
+        self.state().assumed_roles.push(role_arn.clone());
+        let expiration = DateTime::from_secs(unix_now() + 3600)
+            .fmt(Format::DateTime)
+            .unwrap_or_default();
+        let xml = format!(
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n\
+             <AssumeRoleResult>\n\
+             <Credentials><AccessKeyId>{ASSUMED_ACCESS_KEY}</AccessKeyId>\
+             <SecretAccessKey>simulated-role-secret</SecretAccessKey>\
+             <SessionToken>simulated-session-token</SessionToken>\
+             <Expiration>{expiration}</Expiration></Credentials>\n\
+             <AssumedRoleUser><AssumedRoleId>AROASIMULATED:{session}</AssumedRoleId>\
+             <Arn>{role_arn}/{session}</Arn></AssumedRoleUser>\n\
+             </AssumeRoleResult>\n\
+             <ResponseMetadata><RequestId>5f3c8a2e-0000-4000-8000-000000000001</RequestId></ResponseMetadata>\n\
+             </AssumeRoleResponse>\n",
+            session = xml_escape(&session),
+            role_arn = xml_escape(&role_arn),
+        );
+        response(StatusCode::OK, "text/xml", xml.into_bytes())
+    }
+}
+
+fn sts_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    let xml = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+         <Code>{code}</Code><Message>{}</Message></Error><RequestId>0</RequestId></ErrorResponse>\n",
+        xml_escape(message)
+    );
+    response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        "text/xml",
+        xml.into_bytes(),
+    )
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn unix_now() -> i64 {
+    crate::poller::unix_seconds(std::time::SystemTime::now()) as i64
+}
+
+/// The access key ID of a SigV4 `Authorization` header, if the request is signed.
+fn signed_by(req: &Request<Incoming>) -> Option<String> {
+    let auth = req.headers().get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = auth.strip_prefix("AWS4-HMAC-SHA256 Credential=")?;
+    let key = credential.split('/').next()?;
+    (!key.is_empty() && auth.contains("Signature=")).then(|| key.to_owned())
+}
+
+/// Fields of an `application/x-www-form-urlencoded` body.
+fn form_fields(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(k, v)| {
+            let decode = |s: &str| percent_decode(&s.replace('+', " "));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
 }
 
 /// The service's answer for a name or ARN it does not know.

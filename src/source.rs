@@ -161,6 +161,7 @@ impl ErrorKind {
                 | "InvalidSignatureException"
                 | "IncompleteSignature"
                 | "MissingAuthenticationToken"
+                | "MissingAuthenticationTokenException"
                 | "ExpiredTokenException"
                 | "InvalidClientTokenId"
                 | "UnauthorizedException",

@@ -9,7 +9,9 @@ use std::time::Duration;
 use bedrock_exporter::metrics::{encode, Telemetry};
 use bedrock_exporter::poller::{Poller, Schedule, TargetPoller};
 use bedrock_exporter::server::{serve, ServerState};
-use bedrock_exporter::simulator::{Fault, Simulator};
+use bedrock_exporter::aws::AwsSource;
+use bedrock_exporter::config::Target;
+use bedrock_exporter::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
 use bedrock_exporter::source::{BedrockSource, ErrorKind, JobRecord, ModelRecord, StatusDetails};
 use common::*;
 use tokio::net::TcpListener;
@@ -391,4 +393,36 @@ async fn golden_exposition() {
         path.display()
     );
     h.stop().await;
+}
+
+#[tokio::test]
+async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
+    let sim = Simulator::new();
+    let server = sim.spawn().await.unwrap();
+    sim.put_job(job("job-1"));
+    // The base config's endpoint is where STS goes: here, the simulator's STS.
+    let base = sdk_config()
+        .into_builder()
+        .endpoint_url(server.endpoint_url())
+        .build();
+    let role = "arn:aws:iam::123456789012:role/bedrock-reader";
+    let with_role = Target {
+        region: Some(REGION.to_owned()),
+        role_arn: Some(role.to_owned()),
+        endpoint_url: Some(server.endpoint_url()),
+        ..Target::default()
+    };
+    let (source, _) = AwsSource::new(&base, &with_role, &settings(TIMEOUT)).await.unwrap();
+    assert_eq!(source.get_job("job-1").await.unwrap(), job("job-1"));
+    assert_eq!(sim.assumed_roles(), [role]);
+    assert_eq!(sim.calls().last().unwrap().access_key, ASSUMED_ACCESS_KEY);
+    // The assumed credentials are cached, not fetched per call.
+    source.get_job("job-1").await.unwrap();
+    assert_eq!(sim.assumed_roles().len(), 1);
+
+    let without_role = Target { role_arn: None, ..with_role };
+    let (source, _) = AwsSource::new(&base, &without_role, &settings(TIMEOUT)).await.unwrap();
+    source.get_job("job-1").await.unwrap();
+    assert_eq!(sim.calls().last().unwrap().access_key, "AKIDTESTTESTTESTTEST");
+    server.shutdown().await;
 }
