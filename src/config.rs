@@ -99,6 +99,14 @@ impl Config {
         })
     }
 
+    /// How many jobs and models the config lists, over all targets.
+    pub fn identifier_count(&self) -> usize {
+        self.targets
+            .iter()
+            .map(|t| t.jobs.len() + t.models.len())
+            .sum()
+    }
+
     /// Parses and validates YAML text, returning every problem found.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         let value: Value = serde_yaml::from_str(text).map_err(|e| {

@@ -111,11 +111,7 @@ fn main() -> ExitCode {
 async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     if flags.config_check {
         let config = Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))?;
-        let identifiers: usize = config
-            .targets
-            .iter()
-            .map(|t| t.jobs.len() + t.models.len())
-            .sum();
+        let identifiers = config.identifier_count();
         println!(
             "{}: valid: {} target(s), {} identifier(s)",
             flags.config_file.display(),
@@ -144,6 +140,15 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
         (config, default_config().await, None)
     };
 
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        revision = env!("BEDROCK_EXPORTER_REVISION"),
+        targets = config.targets.len(),
+        identifiers = config.identifier_count(),
+        interval = %humantime::format_duration(config.interval),
+        terminal_interval = %humantime::format_duration(config.terminal_interval),
+        "starting bedrock-exporter"
+    );
     let telemetry = Telemetry::new().map_err(|e| Failure::Runtime(e.into()))?;
     let settings = ClientSettings::standard(config.request_timeout);
     let mut poller = app::build_poller(&config, &base, &settings, telemetry.clone())

@@ -479,7 +479,11 @@ impl Simulator {
     /// STS `AssumeRole` (query protocol, XML), so `role_arn` can be tested end to end.
     async fn sts(&self, req: Request<Incoming>) -> HttpResponse {
         if signed_by(&req).is_none() {
-            return sts_error(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
+            return sts_error(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            );
         }
         let body = match req.into_body().collect().await {
             Ok(body) => body.to_bytes(),
@@ -487,9 +491,11 @@ impl Simulator {
         };
         let form = form_fields(&String::from_utf8_lossy(&body));
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let (Some("AssumeRole"), Some(role_arn), Some(session)) =
-            (field("Action").as_deref(), field("RoleArn"), field("RoleSessionName"))
-        else {
+        let (Some("AssumeRole"), Some(role_arn), Some(session)) = (
+            field("Action").as_deref(),
+            field("RoleArn"),
+            field("RoleSessionName"),
+        ) else {
             return sts_error(400, "InvalidAction", "only AssumeRole is simulated");
         };
         self.state().assumed_roles.push(role_arn.clone());
@@ -529,7 +535,9 @@ fn sts_error(status: u16, code: &str, message: &str) -> HttpResponse {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn unix_now() -> i64 {
@@ -538,7 +546,11 @@ fn unix_now() -> i64 {
 
 /// The access key ID of a SigV4 `Authorization` header, if the request is signed.
 fn signed_by(req: &Request<Incoming>) -> Option<String> {
-    let auth = req.headers().get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let credential = auth.strip_prefix("AWS4-HMAC-SHA256 Credential=")?;
     let key = credential.split('/').next()?;
     (!key.is_empty() && auth.contains("Signature=")).then(|| key.to_owned())

@@ -360,6 +360,16 @@ async fn bad_flags_exit_2() {
     }
 }
 
+/// Runs `--once` on a config file.
+async fn once(config: &std::path::Path) -> std::process::Output {
+    command()
+        .arg("--once")
+        .arg(format!("--config.file={}", config.display()))
+        .output()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn once_prints_the_exposition_and_exits_by_outcome() {
     let sim = Simulator::new();
@@ -367,12 +377,7 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
     let server = sim.spawn().await.unwrap();
 
     let good = write_config(&server.endpoint_url(), &["job-1"]);
-    let out = command()
-        .arg("--once")
-        .arg(format!("--config.file={}", good.display()))
-        .output()
-        .await
-        .unwrap();
+    let out = once(&good).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -384,12 +389,7 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
     assert!(text.contains("process_resident_memory_bytes"), "{text}");
 
     let bad = write_config(&server.endpoint_url(), &["job-1", "missing-job"]);
-    let out = command()
-        .arg("--once")
-        .arg(format!("--config.file={}", bad.display()))
-        .output()
-        .await
-        .unwrap();
+    let out = once(&bad).await;
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#"bedrock_exporter_target_up{identifier="missing-job",kind="job",region="us-east-1"} 0"#), "{text}");

@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Duration;
 
+use bedrock_exporter::aws::AwsSource;
+use bedrock_exporter::config::Target;
 use bedrock_exporter::metrics::{encode, Telemetry};
 use bedrock_exporter::poller::{Poller, Schedule, TargetPoller};
 use bedrock_exporter::server::{serve, ServerState};
-use bedrock_exporter::aws::AwsSource;
-use bedrock_exporter::config::Target;
 use bedrock_exporter::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
 use bedrock_exporter::source::{BedrockSource, ErrorKind, JobRecord, ModelRecord, StatusDetails};
 use common::*;
@@ -412,7 +412,9 @@ async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
         endpoint_url: Some(server.endpoint_url()),
         ..Target::default()
     };
-    let (source, _) = AwsSource::new(&base, &with_role, &settings(TIMEOUT)).await.unwrap();
+    let (source, _) = AwsSource::new(&base, &with_role, &settings(TIMEOUT))
+        .await
+        .unwrap();
     assert_eq!(source.get_job("job-1").await.unwrap(), job("job-1"));
     assert_eq!(sim.assumed_roles(), [role]);
     assert_eq!(sim.calls().last().unwrap().access_key, ASSUMED_ACCESS_KEY);
@@ -420,9 +422,17 @@ async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
     source.get_job("job-1").await.unwrap();
     assert_eq!(sim.assumed_roles().len(), 1);
 
-    let without_role = Target { role_arn: None, ..with_role };
-    let (source, _) = AwsSource::new(&base, &without_role, &settings(TIMEOUT)).await.unwrap();
+    let without_role = Target {
+        role_arn: None,
+        ..with_role
+    };
+    let (source, _) = AwsSource::new(&base, &without_role, &settings(TIMEOUT))
+        .await
+        .unwrap();
     source.get_job("job-1").await.unwrap();
-    assert_eq!(sim.calls().last().unwrap().access_key, "AKIDTESTTESTTESTTEST");
+    assert_eq!(
+        sim.calls().last().unwrap().access_key,
+        "AKIDTESTTESTTESTTEST"
+    );
     server.shutdown().await;
 }
