@@ -20,8 +20,6 @@ pub enum StartError {
         #[source]
         source: crate::aws::ClientError,
     },
-    #[error("cannot register metrics")]
-    Metrics(#[from] prometheus::Error),
     #[error("cannot listen on {address}")]
     Listen {
         address: String,
@@ -65,18 +63,36 @@ pub async fn build_poller(
     Ok(Poller::new(targets, schedule, telemetry))
 }
 
-/// Binds a listen address in Prometheus's form: `:10025` means every IPv4 interface.
+/// Checks a listen address in Prometheus's form, `HOST:PORT` or `:PORT`, for `--web.listen-address`.
+pub fn parse_listen_address(address: &str) -> Result<String, String> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or_else(|| "expected HOST:PORT or :PORT".to_owned())?;
+    port.parse::<u16>()
+        .map_err(|_| format!("{port:?} is not a port number"))?;
+    if host.contains(char::is_whitespace) {
+        return Err(format!("{host:?} is not a host"));
+    }
+    Ok(address.to_owned())
+}
+
+/// Binds a listen address in Prometheus's form. `:PORT` means every interface: IPv6 and IPv4
+/// where the host has IPv6, else every IPv4 interface.
 pub async fn bind(address: &str) -> Result<TcpListener, StartError> {
-    let full = match address.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => address.to_owned(),
+    let listen_error = |source| StartError::Listen {
+        address: address.to_owned(),
+        source,
     };
-    TcpListener::bind(&full)
-        .await
-        .map_err(|source| StartError::Listen {
-            address: address.to_owned(),
-            source,
-        })
+    match address.strip_prefix(':') {
+        Some(port) => match TcpListener::bind(format!("[::]:{port}")).await {
+            Ok(listener) => Ok(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(listen_error(e)),
+            Err(_) => TcpListener::bind(format!("0.0.0.0:{port}"))
+                .await
+                .map_err(listen_error),
+        },
+        None => TcpListener::bind(address).await.map_err(listen_error),
+    }
 }
 
 /// Runs the poller and the server until `shutdown` is cancelled, then waits for both.
@@ -101,4 +117,19 @@ pub async fn run<S: crate::source::BedrockSource + 'static>(
         poller.run(shutdown.clone()),
         serve(listener, state, shutdown.clone())
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_take_prometheus_form() {
+        for good in [":10025", "127.0.0.1:0", "localhost:9000", "[::1]:10025"] {
+            assert_eq!(parse_listen_address(good).as_deref(), Ok(good), "{good}");
+        }
+        for bad in ["10025", ":http", ":70000", "", "a b:1"] {
+            assert!(parse_listen_address(bad).is_err(), "{bad}");
+        }
+    }
 }

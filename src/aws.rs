@@ -7,6 +7,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
 use aws_sdk_bedrock::config::http::HttpResponse;
 use aws_sdk_bedrock::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrock::primitives::DateTime;
@@ -48,6 +50,22 @@ pub enum ClientError {
 /// and instance metadata, for credentials and the default region.
 pub async fn default_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// A config with fixed credentials and region and nothing from the environment: for the demo
+/// and tests, which talk to the simulator. It checks that requests are signed, not by whom.
+pub fn static_config(region: &str, access_key_id: &str, secret_access_key: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "static",
+        )))
+        .build()
 }
 
 /// Reads one target's jobs and models through `aws-sdk-bedrock`.

@@ -134,6 +134,10 @@ const TOP_KEYS: &[&str] = &[
 ];
 const TARGET_KEYS: &[&str] = &["region", "role_arn", "endpoint_url", "jobs", "models"];
 const MAX_CONCURRENCY: u64 = 64;
+/// Intervals shorter than this would poll Bedrock back to back.
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// No duration may exceed this: longer ones are surely typos, and would overflow clocks.
+const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
 
 /// Anchors a pattern of the API model, which are written unanchored but meant as whole matches.
 fn whole(pattern: &str) -> Regex {
@@ -158,6 +162,8 @@ static MODEL_IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 const MODEL_IDENTIFIER_MAX: usize = 2048;
+/// `CustomModelName`: a model named rather than given by ARN has at most this many characters.
+const MODEL_NAME_MAX: usize = 63;
 
 /// `RoleArn`.
 static ROLE_ARN: LazyLock<Regex> =
@@ -170,6 +176,9 @@ static REGION: LazyLock<Regex> = LazyLock::new(|| whole(r"[a-z0-9-]{1,20}"));
 #[derive(Default)]
 struct Checker {
     problems: Vec<Problem>,
+    /// Where each (region, list, identifier) was first listed, across targets: two targets in
+    /// one region listing the same name would share one `bedrock_exporter_target_up` series.
+    listed: HashMap<(Option<String>, String, String), String>,
 }
 
 impl Checker {
@@ -273,25 +282,35 @@ impl Checker {
     fn duration(&mut self, path: &str, value: &Value) -> Option<Duration> {
         let parsed = value
             .as_str()
-            .ok_or_else(|| "not a string".to_owned())
-            .and_then(|s| humantime::parse_duration(s).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(d) if d.is_zero() => {
-                self.problem(path, "must be longer than zero");
-                None
-            }
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.problem(
-                    path,
-                    format!(
-                        "expected a duration such as 90s, 5m or 1h30m, got {}",
-                        describe(value)
-                    ),
-                );
-                None
-            }
+            .and_then(|s| humantime::parse_duration(s).ok());
+        let Some(d) = parsed else {
+            self.problem(
+                path,
+                format!(
+                    "expected a duration such as 90s, 5m or 1h30m, got {}",
+                    describe(value)
+                ),
+            );
+            return None;
+        };
+        let min = if path == "request_timeout" {
+            Duration::from_millis(1)
+        } else {
+            MIN_INTERVAL
+        };
+        if d < min || d > MAX_DURATION {
+            self.problem(
+                path,
+                format!(
+                    "{} is out of range: from {} to {}",
+                    humantime::format_duration(d),
+                    humantime::format_duration(min),
+                    humantime::format_duration(MAX_DURATION)
+                ),
+            );
+            return None;
         }
+        Some(d)
     }
 
     fn string<'v>(&mut self, path: &str, value: &'v Value) -> Option<&'v str> {
@@ -404,6 +423,16 @@ impl Checker {
                 seen.insert(id, first);
                 continue;
             }
+            let place = (target.region.clone(), key.to_owned(), id.to_owned());
+            if let Some(first) = self.listed.get(&place) {
+                let first = first.clone();
+                self.problem(
+                    p,
+                    format!("{id:?} is also listed at {first} for the same region; give one of them by ARN"),
+                );
+                continue;
+            }
+            self.listed.insert(place, p.clone());
             if let (Some(arn_region), Some(region)) = (arn_region(id), target.region.as_deref()) {
                 if arn_region != region {
                     self.problem(
@@ -460,6 +489,11 @@ pub fn check_model(id: &str) -> Result<(), String> {
             "is not a model name: letters and digits, each optionally followed by one '_' or '-'"
                 .to_owned()
         });
+    }
+    if !id.starts_with("arn:") && id.len() > MODEL_NAME_MAX {
+        return Err(format!(
+            "is longer than {MODEL_NAME_MAX} characters, the most a model name has"
+        ));
     }
     Ok(())
 }

@@ -361,6 +361,11 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// The demo's AWS settings: static credentials, and its region.
+pub fn sdk_config() -> aws_config::SdkConfig {
+    crate::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
+}
+
 /// The config `--demo` runs with: every demo job and model (some by ARN, as users write them),
 /// polled every few seconds from the simulator at `endpoint_url`.
 pub fn config(endpoint_url: &str) -> Config {

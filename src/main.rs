@@ -2,19 +2,19 @@
 //!
 //! Exit codes: 0 clean shutdown, 2 bad flags or config, 1 a runtime failure.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_credential_types::Credentials;
 use bedrock_exporter::app::{self, StartError};
-use bedrock_exporter::aws::{default_config, ClientSettings};
+use bedrock_exporter::aws::{default_config, AwsSource, ClientSettings};
 use bedrock_exporter::config::Config;
 use bedrock_exporter::demo;
 use bedrock_exporter::metrics::{encode, Telemetry};
-use bedrock_exporter::simulator::Simulator;
+use bedrock_exporter::poller::Poller;
+use bedrock_exporter::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::telemetry::{self, LogFormat, LogLevel};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -95,7 +95,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(flags)) {
+    let outcome = runtime.block_on(run(flags));
+    // Blocking work the SDK may have left (a DNS lookup, a profile read) must not hold up exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match outcome {
         Ok(code) => code,
         Err(Failure::Config(error)) => {
             eprintln!("{error:#}");
@@ -122,24 +125,54 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     }
 
     let shutdown = CancellationToken::new();
-    let (config, base, simulator) = if flags.demo {
-        let simulator = Simulator::demo();
-        let running = simulator
+    // Listening from the start, so a signal during start-up (a slow region or credentials
+    // lookup) still ends the run cleanly. `--once` keeps the default: a signal ends it at once.
+    let signals = (!flags.once).then(|| tokio::spawn(wait_for_signal(shutdown.clone())));
+    let simulator = if flags.demo {
+        let running = Simulator::demo()
             .spawn()
             .await
             .context("cannot start the demo's simulated Bedrock")
             .map_err(Failure::Runtime)?;
         tracing::info!(endpoint = %running.endpoint_url(), "demo: simulated Bedrock is serving");
-        (
-            demo::config(&running.endpoint_url()),
-            demo_sdk_config(),
-            Some(running),
-        )
+        Some(running)
     } else {
-        let config = Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))?;
-        (config, default_config().await, None)
+        None
     };
+    let started = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        started = start(&flags, simulator.as_ref()) => Some(started),
+    };
+    let code = match started {
+        None => {
+            tracing::info!("stopped during start-up");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(failure)) => Err(failure),
+        Some(Ok((poller, telemetry))) => serve_or_once(flags, poller, telemetry, shutdown).await,
+    };
+    if let Some(signals) = signals {
+        signals.abort();
+        let _ = signals.await;
+    }
+    if let Some(simulator) = simulator {
+        simulator.shutdown().await;
+    }
+    code
+}
 
+/// Loads the config (or the demo's) and builds the poller on the AWS SDK.
+async fn start(
+    flags: &Flags,
+    simulator: Option<&RunningSimulator>,
+) -> Result<(Poller<AwsSource>, Telemetry), Failure> {
+    let (config, base) = match simulator {
+        Some(simulator) => (demo::config(&simulator.endpoint_url()), demo::sdk_config()),
+        None => {
+            let config = Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))?;
+            (config, default_config().await)
+        }
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         revision = env!("BEDROCK_EXPORTER_REVISION"),
@@ -149,50 +182,45 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
         terminal_interval = %humantime::format_duration(config.terminal_interval),
         "starting bedrock-exporter"
     );
-    let telemetry = Telemetry::new().map_err(|e| Failure::Runtime(e.into()))?;
+    let telemetry = Telemetry::new()
+        .context("cannot register metrics")
+        .map_err(Failure::Runtime)?;
     let settings = ClientSettings::standard(config.request_timeout);
-    let mut poller = app::build_poller(&config, &base, &settings, telemetry.clone())
+    let poller = app::build_poller(&config, &base, &settings, telemetry.clone())
         .await
         .map_err(start_failure)?;
+    Ok((poller, telemetry))
+}
 
-    let code = if flags.once {
+/// `--once`: one cycle printed to stdout. Otherwise: serve until a signal.
+async fn serve_or_once(
+    flags: Flags,
+    mut poller: Poller<AwsSource>,
+    telemetry: Telemetry,
+    shutdown: CancellationToken,
+) -> Result<ExitCode, Failure> {
+    if flags.once {
         let all_up = poller.poll_all().await;
         let mut families = poller.snapshot().families.clone();
         families.extend(telemetry.gather());
-        use std::io::Write as _;
         let mut stdout = std::io::stdout().lock();
         stdout
             .write_all(&encode(families))
             .and_then(|()| stdout.flush())
             .context("cannot write metrics to stdout")
             .map_err(Failure::Runtime)?;
-        if all_up {
+        return Ok(if all_up {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
-        }
-    } else {
-        let listener = app::bind(&flags.listen_address)
-            .await
-            .map_err(start_failure)?;
-        let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
-        app::run(
-            listener,
-            poller,
-            telemetry,
-            flags.telemetry_path,
-            shutdown.clone(),
-        )
-        .await;
-        signals.abort();
-        let _ = signals.await;
-        tracing::info!("shut down");
-        ExitCode::SUCCESS
-    };
-    if let Some(simulator) = simulator {
-        simulator.shutdown().await;
+        });
     }
-    Ok(code)
+    let listener = app::bind(&flags.listen_address)
+        .await
+        .map_err(start_failure)?;
+    app::run(listener, poller, telemetry, flags.telemetry_path, shutdown).await;
+    tracing::info!("shut down");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn start_failure(error: StartError) -> Failure {
@@ -201,21 +229,6 @@ fn start_failure(error: StartError) -> Failure {
     } else {
         Failure::Runtime(error.into())
     }
-}
-
-/// Static credentials and region for the demo: the simulator checks the request is signed, not by whom.
-fn demo_sdk_config() -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(demo::REGION))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIADEMODEMODEMODEMO",
-            "demo-secret-access-key",
-            None,
-            None,
-            "bedrock-exporter-demo",
-        )))
-        .build()
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.

@@ -74,6 +74,15 @@ impl Observation {
         }
     }
 
+    /// The failure message of a failed job or model, for the index page.
+    pub fn failure_message(&self) -> Option<&str> {
+        match &self.record {
+            Some(Record::Job(job)) => job.failure_message.as_deref(),
+            Some(Record::Model(model)) => model.failure_message.as_deref(),
+            None => None,
+        }
+    }
+
     /// The status shown for this identifier on the index page.
     pub fn status(&self) -> Option<&str> {
         match &self.record {
@@ -184,24 +193,17 @@ impl BedrockFamilies {
     }
 
     fn job(&self, region: &str, identifier: &str, job: &JobRecord) {
-        let name = job.job_name.as_deref().unwrap_or(identifier);
-        let account = job
-            .job_arn
-            .as_deref()
-            .and_then(account_of_arn)
-            .or_else(|| account_of_arn(identifier))
-            .unwrap_or_default();
-        let id = [account, region, name];
-        let s = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
-        let (arn, base, kind, out_name, out_arn) = (
-            s(&job.job_arn),
-            s(&job.base_model_arn),
-            s(&job.customization_type),
-            s(&job.output_model_name),
-            s(&job.output_model_arn),
-        );
+        let id = identity(&job.job_arn, &job.job_name, region, identifier);
+        let info = [
+            &job.job_arn,
+            &job.base_model_arn,
+            &job.customization_type,
+            &job.output_model_name,
+            &job.output_model_arn,
+        ]
+        .map(or_empty);
         self.job_info
-            .with_label_values(&labels(&id, &[&arn, &base, &kind, &out_name, &out_arn]))
+            .with_label_values(&labels(&id, &info))
             .set(1.0);
         if let Some(status) = job.status.as_deref() {
             state_set(&self.job_status, &id, &[], &JOB_STATUSES, status);
@@ -243,23 +245,15 @@ impl BedrockFamilies {
     }
 
     fn model(&self, region: &str, identifier: &str, model: &ModelRecord) {
-        let name = model.model_name.as_deref().unwrap_or(identifier);
-        let account = model
-            .model_arn
-            .as_deref()
-            .and_then(account_of_arn)
-            .or_else(|| account_of_arn(identifier))
-            .unwrap_or_default();
-        let id = [account, region, name];
-        let s = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
+        let id = identity(&model.model_arn, &model.model_name, region, identifier);
         let info = [
-            s(&model.model_arn),
-            s(&model.base_model_arn),
-            s(&model.customization_type),
-            s(&model.job_name),
-            s(&model.job_arn),
-        ];
-        let info: Vec<&str> = info.iter().map(String::as_str).collect();
+            &model.model_arn,
+            &model.base_model_arn,
+            &model.customization_type,
+            &model.job_name,
+            &model.job_arn,
+        ]
+        .map(or_empty);
         self.model_info
             .with_label_values(&labels(&id, &info))
             .set(1.0);
@@ -278,6 +272,27 @@ impl BedrockFamilies {
             self.model_creation.with_label_values(&id).set(created);
         }
     }
+}
+
+/// The identifying label values of a record: the account of its ARN (else of the configured ARN),
+/// the target's region, and its name as returned (else the identifier as configured).
+fn identity<'a>(
+    arn: &'a Option<String>,
+    name: &'a Option<String>,
+    region: &'a str,
+    identifier: &'a str,
+) -> [&'a str; 3] {
+    let account = arn
+        .as_deref()
+        .and_then(account_of_arn)
+        .or_else(|| account_of_arn(identifier))
+        .unwrap_or_default();
+    [account, region, name.as_deref().unwrap_or(identifier)]
+}
+
+/// A label value the API may leave out: absent is the empty string.
+fn or_empty(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or_default()
 }
 
 /// The identifying labels followed by the family's own.

@@ -172,26 +172,24 @@ impl<S: BedrockSource> Poller<S> {
         self.telemetry
             .observe_cycle(took, unix_seconds(SystemTime::now()));
         let failed = observations.iter().filter(|o| !o.up).count();
+        let identifiers = observations.len();
+        // Published before it is logged, so whoever reads the log line sees this snapshot served.
+        self.snapshot.send_replace(Arc::new(Snapshot {
+            families,
+            observations,
+            cycles: self.cycles,
+        }));
         tracing::debug!(
             cycle = self.cycles,
-            identifiers = observations.len(),
+            identifiers,
             failed,
             seconds = took,
             started = unix_seconds(wall_start),
             "poll cycle finished"
         );
         if self.cycles == 1 {
-            tracing::info!(
-                identifiers = observations.len(),
-                failed,
-                "first poll cycle finished; ready"
-            );
+            tracing::info!(identifiers, failed, "first poll cycle finished; ready");
         }
-        self.snapshot.send_replace(Arc::new(Snapshot {
-            families,
-            observations,
-            cycles: self.cycles,
-        }));
     }
 }
 
@@ -260,12 +258,15 @@ async fn read<S: BedrockSource>(
             Some(Record::Model(model)) => model.is_settled(),
             None => false,
         };
+    let wait = if settled {
+        schedule.terminal_interval
+    } else {
+        schedule.interval
+    };
+    // Config bounds the intervals, so this cannot overflow; saturate rather than panic anyway.
     entry.next_due = cycle_start
-        + if settled {
-            schedule.terminal_interval
-        } else {
-            schedule.interval
-        };
+        .checked_add(wait)
+        .unwrap_or_else(|| cycle_start + Duration::from_secs(86_400 * 365));
 }
 
 /// Seconds since the Unix epoch.

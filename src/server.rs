@@ -221,7 +221,7 @@ fn index(state: &ServerState) -> HttpResponse {
          <body><h1>Bedrock Exporter</h1>\n<p>Version {version} ({revision}). \
          <a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/readyz\">Readiness</a></p>\n\
          <p>Poll cycles finished: {cycles}</p>\n\
-         <table><tr><th>Kind</th><th>Identifier</th><th>Region</th><th>Up</th><th>Status</th><th>Last error</th><th>Last success</th></tr>\n",
+         <table><tr><th>Kind</th><th>Identifier</th><th>Region</th><th>Up</th><th>Status</th><th>Failure message</th><th>Last error</th><th>Last success</th></tr>\n",
         version = env!("CARGO_PKG_VERSION"),
         revision = env!("BEDROCK_EXPORTER_REVISION"),
         cycles = snapshot.cycles,
@@ -242,12 +242,13 @@ fn index(state: &ServerState) -> HttpResponse {
             .unwrap_or_default();
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             obs.kind.as_str(),
             escape(&obs.identifier),
             escape(&obs.region),
             if obs.up { "yes" } else { "no" },
             escape(obs.status().unwrap_or("")),
+            escape(obs.failure_message().unwrap_or("")),
             escape(&last_error),
             last_success,
         );

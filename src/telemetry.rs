@@ -1,8 +1,8 @@
 //! Logging: `tracing` events on stderr, one per line, as logfmt or JSON.
 //!
-//! The SDK's and hyper's own events are capped at `info` even under `--log.level=debug`: their
-//! debug and trace output is voluminous and may include request headers, and signatures must
-//! never reach the logs.
+//! Other crates' events (the SDK's, hyper's) stay at `info` even under `--log.level=debug`: their
+//! debug output is voluminous and may include request headers, and signatures must never reach
+//! the logs.
 
 use std::fmt;
 use std::str::FromStr;
@@ -38,35 +38,17 @@ impl fmt::Display for LogLevel {
     }
 }
 
-/// Crates whose events stay at `info` or above whatever the level.
-const NOISY: &[&str] = &[
-    "aws_config",
-    "aws_runtime",
-    "aws_sdk_bedrock",
-    "aws_sdk_sts",
-    "aws_sdk_sso",
-    "aws_sdk_ssooidc",
-    "aws_sigv4",
-    "aws_smithy_runtime",
-    "aws_smithy_runtime_api",
-    "aws_smithy_http_client",
-    "hyper",
-    "hyper_util",
-    "rustls",
-];
-
 /// Installs the global subscriber. Fails only if one is installed already.
 pub fn init(
     level: LogLevel,
     format: LogFormat,
 ) -> Result<(), tracing_subscriber::util::TryInitError> {
-    let mut directives = level.to_string();
-    if level == LogLevel::Debug {
-        for krate in NOISY {
-            directives.push_str(&format!(",{krate}=info"));
-        }
-    }
-    // The directives are built from fixed names, so parsing cannot fail; fall back to the level.
+    // Only this crate goes below `info`: the SDK's, hyper's and rustls's debug output is large
+    // and can carry request headers.
+    let directives = match level {
+        LogLevel::Debug => "info,bedrock_exporter=debug".to_owned(),
+        other => other.to_string(),
+    };
     let filter =
         EnvFilter::from_str(&directives).unwrap_or_else(|_| EnvFilter::new(level.to_string()));
     let layer = match format {

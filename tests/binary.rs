@@ -343,6 +343,9 @@ async fn bad_flags_exit_2() {
         &["--log.format=xml"],
         &["--log.level=loud"],
         &["--web.telemetry-path=metrics"],
+        &["--web.listen-address=10025"],
+        &["--web.listen-address=:http"],
+        &["--web.listen-address=:70000"],
         &["--demo", "--config.file=x.yaml"],
     ] {
         let out = command().args(args).output().await.unwrap();

@@ -123,3 +123,28 @@ async fn cycles_never_overlap() {
     // Each cycle starts once the last one ended: never two reads of run-1 in flight.
     assert_eq!(read_times(&sim, "run-1", start, 180), [0, 90, 180]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_in_flight_are_bounded_by_concurrency() {
+    let sim = Simulator::new();
+    let names = ["slow-1", "slow-2", "slow-3", "slow-4", "slow-5"];
+    for name in names {
+        sim.put_job(job(name).completed());
+    }
+    sim.inject(None, Fault::Delay(Duration::from_secs(30)));
+    let start = Instant::now();
+    let poller = poller(&sim, &names, &[], 2);
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap();
+    // Two at a time: the third and fourth start when the first two end, the fifth after those.
+    let mut started: Vec<u64> = names
+        .iter()
+        .flat_map(|n| read_times(&sim, n, start, 90))
+        .collect();
+    started.sort();
+    assert_eq!(started, [0, 0, 30, 30, 60]);
+}

@@ -17,7 +17,10 @@ use common::*;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-const TIMEOUT: Duration = Duration::from_secs(2);
+/// Generous, so a loaded machine never turns a normal call into a timeout.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// For the one case that waits for the timeout on purpose.
+const SHORT_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[tokio::test]
 async fn every_field_survives_the_sdk() {
@@ -103,10 +106,10 @@ struct Harness {
 }
 
 impl Harness {
-    async fn start(jobs: &[&str], models: &[&str]) -> Harness {
+    async fn start(jobs: &[&str], models: &[&str], timeout: Duration) -> Harness {
         let sim = Simulator::new();
         let sim_server = sim.spawn().await.unwrap();
-        let source = aws_source(&sim_server.endpoint_url(), TIMEOUT).await;
+        let source = aws_source(&sim_server.endpoint_url(), timeout).await;
         let jobs: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
         let models: Vec<String> = models.iter().map(|s| s.to_string()).collect();
         let telemetry = Telemetry::new().unwrap();
@@ -252,17 +255,24 @@ async fn error_matrix() {
             keeps_series: true,
         },
     ];
-    let mut h = Harness::start(&["victim", "bystander"], &["some-model"]).await;
-    h.sim.put_job(job("victim"));
-    h.sim.put_job(job("bystander"));
-    h.sim.put_model(model("some-model"));
-    assert!(h.poller.poll_all().await);
-    let healthy = h.scrape().await;
+    // Two identical exporters: one whose calls time out after a second, for the hanging case
+    // only, and one with a generous timeout for the rest.
+    let mut harnesses = Vec::new();
+    for timeout in [TIMEOUT, SHORT_TIMEOUT] {
+        let mut h = Harness::start(&["victim", "bystander"], &["some-model"], timeout).await;
+        h.sim.put_job(job("victim"));
+        h.sim.put_job(job("bystander"));
+        h.sim.put_model(model("some-model"));
+        assert!(h.poller.poll_all().await);
+        harnesses.push(h);
+    }
+    let healthy = harnesses[0].scrape().await;
     let series_when_healthy = job_series(&healthy, "victim");
     assert!(series_when_healthy > 10, "{healthy}");
 
     for case in cases {
         let label = format!("{:?}", case.fault);
+        let h = &mut harnesses[usize::from(case.fault == Fault::Hold)];
         let before = h.scrape().await;
         let calls_before = h.sim.calls_for("victim");
         h.sim.inject(Some("victim"), case.fault.clone());
@@ -316,7 +326,9 @@ async fn error_matrix() {
         assert_eq!(up(&after, "job", "victim"), Some(1.0), "{label}");
         assert_eq!(job_series(&after, "victim"), series_when_healthy, "{label}");
     }
-    h.stop().await;
+    for h in harnesses {
+        h.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -366,7 +378,7 @@ async fn golden_exposition() {
     let model_ids = names(models.iter().map(|m| m.model_name.clone()).collect());
     let job_ids: Vec<&str> = job_ids.iter().map(String::as_str).collect();
     let model_ids: Vec<&str> = model_ids.iter().map(String::as_str).collect();
-    let mut h = Harness::start(&job_ids, &model_ids).await;
+    let mut h = Harness::start(&job_ids, &model_ids, TIMEOUT).await;
     for j in jobs {
         h.sim.put_job(j);
     }

@@ -7,9 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_credential_types::Credentials;
+use aws_config::SdkConfig;
 use bedrock_exporter::aws::{AwsSource, ClientSettings};
 use bedrock_exporter::config::Target;
 use bedrock_exporter::source::{JobRecord, ModelRecord, StatusDetails};
@@ -32,10 +30,18 @@ pub fn model_arn(id: &str) -> String {
     format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{BASE}/{id}")
 }
 
+/// The 12-character id at the end of a fixture's ARN, distinct per name (FNV-1a, in hex).
+pub fn id_of(name: &str) -> String {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")[..12].to_owned()
+}
+
 /// A running fine-tuning job with every field set.
 pub fn job(name: &str) -> JobRecord {
     JobRecord {
-        job_arn: Some(job_arn(&format!("{:0>12}", name.len()))),
+        job_arn: Some(job_arn(&id_of(name))),
         job_name: Some(name.to_owned()),
         output_model_name: Some(format!("{name}-model")),
         output_model_arn: None,
@@ -94,7 +100,7 @@ impl JobFixture for JobRecord {
 /// An active custom model with every field set.
 pub fn model(name: &str) -> ModelRecord {
     ModelRecord {
-        model_arn: Some(model_arn(&format!("{:0>12}", name.len()))),
+        model_arn: Some(model_arn(&id_of(name))),
         model_name: Some(name.to_owned()),
         job_name: Some(format!("{name}-job")),
         job_arn: Some(job_arn("aaaaaaaaaaaa")),
@@ -111,17 +117,7 @@ pub fn model(name: &str) -> ModelRecord {
 
 /// Credentials and region for talking to the simulator; nothing from the environment.
 pub fn sdk_config() -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDTESTTESTTESTTEST",
-            "test-secret",
-            None,
-            None,
-            "tests",
-        )))
-        .build()
+    bedrock_exporter::aws::static_config(REGION, "AKIDTESTTESTTESTTEST", "test-secret")
 }
 
 /// Standard retries, 3 attempts, with short backoff so retried faults finish quickly.
