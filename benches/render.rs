@@ -1,6 +1,7 @@
 //! How long a cycle's rendering and a scrape's encoding take for a large fleet.
 //!
-//! `cargo bench --bench render` prints the median of several runs for 1,000 jobs and 300 models.
+//! `cargo bench --bench render` prints the median of several runs for 1,000 jobs and 300 models:
+//! the work of a poll cycle's end, and of one scrape.
 //! No harness crate: the measured work is a few pure functions, and the numbers are for the notes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bedrock_exporter::metrics::{encode, render, Kind, Observation, Record};
+use bedrock_exporter::metrics::{encode, render, Kind, Observation, Record, Telemetry};
 use bedrock_exporter::source::{JobRecord, ModelRecord, StatusDetails};
 
 const JOBS: usize = 1_000;
@@ -89,23 +90,27 @@ fn time<T>(mut f: impl FnMut() -> T) -> Duration {
 
 fn main() {
     let fleet = fleet();
-    let families = render(&fleet);
-    let text = String::from_utf8(encode(families.clone())).unwrap();
+    let text = String::from_utf8(encode(render(&fleet))).unwrap();
     let series = text.lines().filter(|l| !l.starts_with('#')).count();
     println!(
         "fleet: {JOBS} jobs, {MODELS} models -> {series} series, {} KiB exposition",
         text.len() / 1024
     );
     println!(
-        "render (once per poll cycle): {:?}",
-        time(|| render(&fleet))
+        "render + encode, once per poll cycle: {:?}",
+        time(|| encode(render(&fleet)))
+    );
+    let telemetry = Telemetry::new().unwrap();
+    println!(
+        "a scrape: copy the cycle's text and append the exporter's own metrics: {:?}",
+        time(|| {
+            let mut body = text.as_bytes().to_vec();
+            body.extend(encode(telemetry.gather()));
+            body
+        })
     );
     println!(
-        "encode (once per scrape):     {:?}",
-        time(|| encode(families.clone()))
-    );
-    println!(
-        "gzip of the exposition:       {:?}",
+        "gzip of the exposition, for a scrape that accepts it: {:?}",
         time(|| {
             use std::io::Write;
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -201,11 +201,11 @@ async fn serve_or_once(
 ) -> Result<ExitCode, Failure> {
     if flags.once {
         let all_up = poller.poll_all().await;
-        let mut families = poller.snapshot().families.clone();
-        families.extend(telemetry.gather());
+        let mut exposition = poller.snapshot().exposition.clone();
+        exposition.extend(encode(telemetry.gather()));
         let mut stdout = std::io::stdout().lock();
         stdout
-            .write_all(&encode(families))
+            .write_all(&exposition)
             .and_then(|()| stdout.flush())
             .context("cannot write metrics to stdout")
             .map_err(Failure::Runtime)?;

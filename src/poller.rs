@@ -9,19 +9,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use prometheus::proto::MetricFamily;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{render, Kind, Observation, Record, Telemetry};
+use crate::metrics::{encode, render, Kind, Observation, Record, Telemetry};
 use crate::source::{BedrockSource, ErrorKind};
 
 /// What the server shows: the result of the last finished poll cycle.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    /// Bedrock series and per-identifier health, rendered at the end of the cycle.
-    pub families: Vec<MetricFamily>,
+    /// Bedrock series and per-identifier health, rendered and encoded (text format 0.0.4) once
+    /// at the end of the cycle, so a scrape only appends the exporter's own metrics.
+    pub exposition: Vec<u8>,
     /// Every configured identifier, in config order.
     pub observations: Vec<Observation>,
     /// Poll cycles finished so far; 0 until the first one ends.
@@ -167,7 +167,7 @@ impl<S: BedrockSource> Poller<S> {
             .flat_map(|t| &t.entries)
             .map(|e| e.observation.clone())
             .collect();
-        let families = render(&observations);
+        let exposition = encode(render(&observations));
         let took = start.elapsed().as_secs_f64();
         self.telemetry
             .observe_cycle(took, unix_seconds(SystemTime::now()));
@@ -175,7 +175,7 @@ impl<S: BedrockSource> Poller<S> {
         let identifiers = observations.len();
         // Published before it is logged, so whoever reads the log line sees this snapshot served.
         self.snapshot.send_replace(Arc::new(Snapshot {
-            families,
+            exposition,
             observations,
             cycles: self.cycles,
         }));

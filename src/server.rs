@@ -156,9 +156,10 @@ fn plain(status: StatusCode, body: &'static str) -> HttpResponse {
 
 fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     let snapshot = state.snapshot.borrow().clone();
-    let mut families = snapshot.families.clone();
-    families.extend(state.telemetry.gather());
-    let body = encode(families);
+    // The Bedrock part was encoded when the cycle ended; families of the two parts never share a
+    // name, so appending keeps the exposition valid.
+    let mut body = snapshot.exposition.clone();
+    body.extend(encode(state.telemetry.gather()));
     let gzip = req
         .headers()
         .get_all(header::ACCEPT_ENCODING)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bedrock_exporter::aws::AwsSource;
 use bedrock_exporter::config::Target;
-use bedrock_exporter::metrics::{encode, Telemetry};
+use bedrock_exporter::metrics::Telemetry;
 use bedrock_exporter::poller::{Poller, Schedule, TargetPoller};
 use bedrock_exporter::server::{serve, ServerState};
 use bedrock_exporter::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
@@ -386,7 +386,7 @@ async fn golden_exposition() {
         h.sim.put_model(m);
     }
     assert!(!h.poller.poll_all().await, "the 'gone' identifiers fail");
-    let text = String::from_utf8(encode(h.poller.snapshot().families.clone())).unwrap();
+    let text = String::from_utf8(h.poller.snapshot().exposition.clone()).unwrap();
     // Success times are wall-clock; everything else is fixed by the records.
     let text: String = text
         .lines()
