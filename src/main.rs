@@ -17,6 +17,8 @@ use bedrock_exporter::poller::Poller;
 use bedrock_exporter::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::telemetry::{self, LogFormat, LogLevel};
 use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Prometheus exporter for Amazon Bedrock model customization jobs and custom models.
@@ -127,7 +129,11 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     let shutdown = CancellationToken::new();
     // Listening from the start, so a signal during start-up (a slow region or credentials
     // lookup) still ends the run cleanly. `--once` keeps the default: a signal ends it at once.
-    let signals = (!flags.once).then(|| tokio::spawn(wait_for_signal(shutdown.clone())));
+    let signals = if flags.once {
+        None
+    } else {
+        Some(cancel_on_signal(shutdown.clone())?)
+    };
     let simulator = if flags.demo {
         let running = Simulator::demo()
             .spawn()
@@ -231,22 +237,20 @@ fn start_failure(error: StartError) -> Failure {
     }
 }
 
-/// Cancels `shutdown` on SIGTERM or SIGINT.
-async fn wait_for_signal(shutdown: CancellationToken) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// Registers for SIGTERM and SIGINT now, so none is missed, and returns a task that cancels
+/// `shutdown` on the first of them.
+fn cancel_on_signal(shutdown: CancellationToken) -> Result<JoinHandle<()>, Failure> {
+    let mut terminate = signal(SignalKind::terminate())
+        .context("cannot listen for SIGTERM")
+        .map_err(Failure::Runtime)?;
+    let mut interrupt = signal(SignalKind::interrupt())
+        .context("cannot listen for SIGINT")
+        .map_err(Failure::Runtime)?;
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received; shutting down"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received; shutting down"),
         }
-    };
-    tokio::select! {
-        _ = terminate => tracing::info!("SIGTERM received; shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; shutting down"),
-    }
-    shutdown.cancel();
+        shutdown.cancel();
+    }))
 }
