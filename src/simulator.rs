@@ -97,6 +97,9 @@ pub struct Call {
     pub access_key: String,
 }
 
+/// The call log keeps at most this many calls, so a demo left running does not grow without bound.
+pub const CALL_LOG_MAX: usize = 10_000;
+
 /// The credentials the simulated STS hands out for every `AssumeRole`.
 pub const ASSUMED_ACCESS_KEY: &str = "ASIASIMULATEDROLE001";
 
@@ -123,6 +126,7 @@ struct State {
 /// Counts of things tests wait for.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Progress {
+    /// Calls received since the simulator started, however many the log still holds.
     calls: usize,
     /// How often the faults were cleared; held answers wait for it to move.
     clears: u64,
@@ -175,7 +179,7 @@ impl Simulator {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds or replaces (by name) a job.
+    /// Adds or replaces (by name) a job. The demo's fleet is fixed: there it does nothing.
     pub fn put_job(&self, job: JobRecord) {
         if let Catalog::Fixed { jobs, .. } = &mut self.state().catalog {
             jobs.retain(|j| j.job_name != job.job_name);
@@ -183,7 +187,7 @@ impl Simulator {
         }
     }
 
-    /// Adds or replaces (by name) a custom model.
+    /// Adds or replaces (by name) a custom model. The demo's fleet is fixed: there it does nothing.
     pub fn put_model(&self, model: ModelRecord) {
         if let Catalog::Fixed { models, .. } = &mut self.state().catalog {
             models.retain(|m| m.model_name != model.model_name);
@@ -205,7 +209,7 @@ impl Simulator {
         self.progress.send_modify(|p| p.clears += 1);
     }
 
-    /// Every call received so far, in order.
+    /// The calls received so far, in order (the most recent [`CALL_LOG_MAX`] at most).
     pub fn calls(&self) -> Vec<Call> {
         self.state().calls.clone()
     }
@@ -224,7 +228,7 @@ impl Simulator {
             .count()
     }
 
-    /// Waits until at least `n` calls have arrived in all.
+    /// Waits until at least `n` calls have arrived since the simulator started.
     pub async fn wait_for_calls(&self, n: usize) {
         self.wait(|p| p.calls >= n).await;
     }
@@ -248,10 +252,12 @@ impl Simulator {
             at: Instant::now(),
             access_key: access_key.to_owned(),
         });
-        let calls = state.calls.len();
+        if state.calls.len() > CALL_LOG_MAX {
+            state.calls.drain(..CALL_LOG_MAX / 2);
+        }
         let mut clears = 0;
         self.progress.send_modify(|p| {
-            p.calls = calls;
+            p.calls += 1;
             clears = p.clears;
         });
         let fault = state
@@ -438,10 +444,6 @@ pub struct RunningSimulator {
 }
 
 impl RunningSimulator {
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The endpoint URL to give the SDK.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -805,6 +807,18 @@ mod tests {
         assert_eq!(percent_decode("plain-name").as_deref(), Some("plain-name"));
         assert_eq!(percent_decode("bad%zz"), None);
         assert_eq!(percent_decode("cut%2"), None);
+    }
+
+    #[tokio::test]
+    async fn the_call_log_is_bounded() {
+        let sim = Simulator::new();
+        for _ in 0..=CALL_LOG_MAX {
+            let _ = sim.get_job("some-job").await;
+        }
+        assert!(sim.calls().len() <= CALL_LOG_MAX);
+        assert!(sim.calls().len() >= CALL_LOG_MAX / 2);
+        // The total still counts every call.
+        assert_eq!(sim.progress.borrow().calls, CALL_LOG_MAX + 1);
     }
 
     #[test]

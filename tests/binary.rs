@@ -363,6 +363,16 @@ async fn bad_flags_exit_2() {
     }
 }
 
+/// Asserts a finished run's exit code, showing its stderr if it differs.
+fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `--once` on a config file.
 async fn once(config: &std::path::Path) -> std::process::Output {
     command()
@@ -381,19 +391,14 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
 
     let good = write_config(&server.endpoint_url(), &["job-1"]);
     let out = once(&good).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#"status="InProgress"} 1"#), "{text}");
     assert!(text.contains("process_resident_memory_bytes"), "{text}");
 
     let bad = write_config(&server.endpoint_url(), &["job-1", "missing-job"]);
     let out = once(&bad).await;
-    assert_eq!(out.status.code(), Some(1));
+    assert_exit(&out, 1);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#"bedrock_exporter_target_up{identifier="missing-job",kind="job",region="us-east-1"} 0"#), "{text}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -420,12 +425,7 @@ async fn the_demo_runs_once_through_the_sdk() {
         .output()
         .await
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = String::from_utf8(out.stdout).unwrap();
     for status in ["InProgress", "Completed", "Failed", "Stopping", "Stopped"] {
         assert!(
