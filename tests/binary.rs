@@ -62,10 +62,15 @@ struct Exporter {
 
 impl Exporter {
     async fn start(config: &std::path::Path) -> Exporter {
+        Exporter::start_with(config, &[]).await
+    }
+
+    async fn start_with(config: &std::path::Path, args: &[&str]) -> Exporter {
         let mut child = command()
             .arg(format!("--config.file={}", config.display()))
             .arg("--web.listen-address=127.0.0.1:0")
             .arg("--log.level=debug")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -376,7 +381,7 @@ fn assert_exit(out: &std::process::Output, code: i32) {
 /// Runs `--once` on a config file.
 async fn once(config: &std::path::Path) -> std::process::Output {
     command()
-        .arg("--once")
+        .args(["--once", "--log.level=debug"])
         .arg(format!("--config.file={}", config.display()))
         .output()
         .await
@@ -438,4 +443,58 @@ async fn the_demo_runs_once_through_the_sdk() {
     for line in String::from_utf8_lossy(&out.stderr).lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
+}
+
+#[tokio::test]
+async fn a_custom_telemetry_path_and_garbage_requests() {
+    let sim = Simulator::new();
+    sim.put_job(job("job-1"));
+    let server = sim.spawn().await.unwrap();
+    let config = write_config(&server.endpoint_url(), &["job-1"]);
+    let mut exporter =
+        Exporter::start_with(&config, &["--web.telemetry-path=/internal/metrics"]).await;
+    exporter.wait_for_log("first poll cycle finished").await;
+    let addr = exporter.addr;
+    assert_eq!(get(addr, "/metrics").await.status, 404);
+    let metrics = get(addr, "/internal/metrics").await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text().contains("bedrock_customization_job_info{"));
+    assert!(get(addr, "/")
+        .await
+        .text()
+        .contains("<a href=\"/internal/metrics\">"));
+
+    // Whatever arrives on the socket, the server answers or closes that connection, and serves on.
+    let long_path = format!("/{}", "a".repeat(100_000));
+    let garbage: [&[u8]; 5] = [
+        b"\x00\x01\x02 not http at all\r\n\r\n",
+        b"GET /metrics HTTP/9.9\r\n\r\n",
+        b"BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+        long_path.as_bytes(),
+    ];
+    for bytes in garbage {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        // The server may close before reading everything; either way is fine.
+        let _ = stream.write_all(bytes).await;
+        let _ = stream.write_all(b"\r\n\r\n").await;
+        // Then end the request side, so a server waiting for more bytes sees the end instead.
+        let _ = stream.shutdown().await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        if !answer.is_empty() {
+            let status = parse_response(&answer).status;
+            assert!(
+                (400..500).contains(&status) || status == 505,
+                "{status} for {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+            );
+        }
+    }
+    assert_eq!(get(addr, "/healthz").await.status, 200);
+    assert_eq!(get(addr, "/internal/metrics").await.status, 200);
+
+    exporter.terminate().await;
+    assert_eq!(exporter.finish().await.0, Some(0));
+    server.shutdown().await;
 }

@@ -51,6 +51,7 @@ fn invalid_files_report_exact_messages() {
         ("invalid-duplicate.yaml", &["targets[0].models[2]: \"model-a\" is listed twice (first at targets[0].models[0])"]),
         ("invalid-same-name-two-targets.yaml", &["targets[1].jobs[0]: \"nightly-ft\" is also listed at targets[0].jobs[0] for the same region; give one of them by ARN"]),
         ("invalid-not-a-list.yaml", &["targets[0].jobs: expected a list of names or ARNs, got \"my-job\""]),
+        ("invalid-alias-bomb.yaml", &["invalid YAML: repetition limit exceeded"]),
         ("invalid-yaml.yaml", &["invalid YAML: did not find expected ',' or ']' at line 3 column 1, while parsing a flow sequence at line 2 column 11"]),
     ];
     let mut seen = Vec::new();
