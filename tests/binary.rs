@@ -92,9 +92,14 @@ impl Exporter {
 
     /// Sends SIGTERM.
     async fn terminate(&self) {
+        self.signal("TERM").await;
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`).
+    async fn signal(&self, name: &str) {
         let pid = self.child.id().unwrap().to_string();
         let status = Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([&format!("-{name}"), &pid])
             .status()
             .await
             .unwrap();
@@ -309,14 +314,15 @@ async fn sigterm_exits_zero_after_an_in_flight_scrape_finishes() {
 }
 
 #[tokio::test]
-async fn sigterm_while_a_poll_is_stuck_still_exits_zero() {
-    let (_sim, server) = held_simulator().await;
+async fn sigint_while_a_poll_is_stuck_still_exits_zero() {
+    let (sim, server) = held_simulator().await;
     let config = write_config(&server.endpoint_url(), &["job-1"]);
     let exporter = Exporter::start(&config).await;
-    _sim.wait_for_calls(1).await;
-    exporter.terminate().await;
+    sim.wait_for_calls(1).await;
+    exporter.signal("INT").await;
     let (code, log) = exporter.finish().await;
     assert_eq!(code, Some(0), "{log:?}");
+    assert!(log.iter().any(|l| l.contains("SIGINT received")), "{log:?}");
     server.shutdown().await;
 }
 
