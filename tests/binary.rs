@@ -36,8 +36,24 @@ fn command() -> Command {
     cmd
 }
 
+/// A config file, removed when dropped.
+struct TempConfig(PathBuf);
+
+impl std::ops::Deref for TempConfig {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Writes a config polling `jobs` at `endpoint` to a fresh file.
-fn write_config(endpoint: &str, jobs: &[&str]) -> PathBuf {
+fn write_config(endpoint: &str, jobs: &[&str]) -> TempConfig {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let path = std::env::temp_dir().join(format!(
         "bedrock-exporter-test-{}-{}.yaml",
@@ -46,11 +62,11 @@ fn write_config(endpoint: &str, jobs: &[&str]) -> PathBuf {
     ));
     let jobs: Vec<String> = jobs.iter().map(|j| format!("      - {j}\n")).collect();
     let text = format!(
-        "interval: 60s\nrequest_timeout: 5s\ntargets:\n  - region: {REGION}\n    endpoint_url: {endpoint}\n    jobs:\n{}",
+        "interval: 60s\nrequest_timeout: 30s\ntargets:\n  - region: {REGION}\n    endpoint_url: {endpoint}\n    jobs:\n{}",
         jobs.concat()
     );
     std::fs::write(&path, text).unwrap();
-    path
+    TempConfig(path)
 }
 
 /// A running exporter and its log.
