@@ -54,8 +54,13 @@ pub async fn default_config() -> SdkConfig {
 
 /// A config with fixed credentials and region and nothing from the environment: for the demo
 /// and tests, which talk to the simulator. It checks that requests are signed, not by whom.
+/// Unlike `SdkConfig::builder()` alone, it has the clock and sleep that `aws_config::defaults`
+/// provides, which the STS credentials provider behind `role_arn` needs.
 pub fn static_config(region: &str, access_key_id: &str, secret_access_key: &str) -> SdkConfig {
-    SdkConfig::builder()
+    let mut builder = SdkConfig::builder();
+    builder.set_sleep_impl(default_async_sleep());
+    builder
+        .time_source(SharedTimeSource::new(SystemTimeSource::new()))
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
@@ -82,7 +87,6 @@ impl AwsSource {
         target: &Target,
         settings: &ClientSettings,
     ) -> Result<(AwsSource, String), ClientError> {
-        let base = &with_runtime_defaults(base);
         let region = target
             .region
             .clone()
@@ -112,19 +116,6 @@ impl AwsSource {
         let client = aws_sdk_bedrock::Client::from_conf(builder.build());
         Ok((AwsSource { client }, region.to_string()))
     }
-}
-
-/// `base` with a clock and a sleep implementation where it has none: a config built by hand
-/// (the demo's, a test's) lacks them, and the STS credentials provider cannot work without them.
-fn with_runtime_defaults(base: &SdkConfig) -> SdkConfig {
-    let mut builder = base.to_builder();
-    if base.time_source().is_none() {
-        builder.set_time_source(Some(SharedTimeSource::new(SystemTimeSource::new())));
-    }
-    if base.sleep_impl().is_none() {
-        builder.set_sleep_impl(default_async_sleep());
-    }
-    builder.build()
 }
 
 impl BedrockSource for AwsSource {

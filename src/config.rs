@@ -136,6 +136,7 @@ const TARGET_KEYS: &[&str] = &["region", "role_arn", "endpoint_url", "jobs", "mo
 const MAX_CONCURRENCY: u64 = 64;
 /// Intervals shorter than this would poll Bedrock back to back.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(1);
 /// No duration may exceed this: longer ones are surely typos, and would overflow clocks.
 const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
 
@@ -227,13 +228,21 @@ impl Checker {
         let Some(map) = self.mapping("", value, TOP_KEYS) else {
             return config;
         };
-        for (key, slot) in [
-            ("interval", &mut config.interval),
-            ("terminal_interval", &mut config.terminal_interval),
-            ("request_timeout", &mut config.request_timeout),
+        for (key, slot, min) in [
+            ("interval", &mut config.interval, MIN_INTERVAL),
+            (
+                "terminal_interval",
+                &mut config.terminal_interval,
+                MIN_INTERVAL,
+            ),
+            (
+                "request_timeout",
+                &mut config.request_timeout,
+                MIN_REQUEST_TIMEOUT,
+            ),
         ] {
             if let Some(v) = map.get(key) {
-                if let Some(d) = self.duration(key, v) {
+                if let Some(d) = self.duration(key, v, min) {
                     *slot = d;
                 }
             }
@@ -279,7 +288,8 @@ impl Checker {
         config
     }
 
-    fn duration(&mut self, path: &str, value: &Value) -> Option<Duration> {
+    /// A duration from `min` to [`MAX_DURATION`].
+    fn duration(&mut self, path: &str, value: &Value, min: Duration) -> Option<Duration> {
         let parsed = value
             .as_str()
             .and_then(|s| humantime::parse_duration(s).ok());
@@ -292,11 +302,6 @@ impl Checker {
                 ),
             );
             return None;
-        };
-        let min = if path == "request_timeout" {
-            Duration::from_millis(1)
-        } else {
-            MIN_INTERVAL
         };
         if d < min || d > MAX_DURATION {
             self.problem(

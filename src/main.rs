@@ -115,7 +115,7 @@ fn main() -> ExitCode {
 
 async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     if flags.config_check {
-        let config = Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))?;
+        let config = load_config(&flags)?;
         let identifiers = config.identifier_count();
         println!(
             "{}: valid: {} target(s), {} identifier(s)",
@@ -175,7 +175,7 @@ async fn start(
     let (config, base) = match simulator {
         Some(simulator) => (demo::config(&simulator.endpoint_url()), demo::sdk_config()),
         None => {
-            let config = Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))?;
+            let config = load_config(flags)?;
             (config, default_config().await)
         }
     };
@@ -227,6 +227,10 @@ async fn serve_or_once(
     app::run(listener, poller, telemetry, flags.telemetry_path, shutdown).await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
+}
+
+fn load_config(flags: &Flags) -> Result<Config, Failure> {
+    Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))
 }
 
 fn start_failure(error: StartError) -> Failure {

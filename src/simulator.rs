@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::demo::Fleet;
 use crate::metrics::Record;
-use crate::server::{response, serve_http, HttpResponse};
+use crate::server::{escape, response, serve_http, HttpResponse};
 use crate::source::{BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, Operation};
 
 /// A failure the simulator answers with instead of the record.
@@ -501,7 +501,7 @@ impl Simulator {
             return sts_error(400, "InvalidAction", "only AssumeRole is simulated");
         };
         self.state().assumed_roles.push(role_arn.clone());
-        let expiration = DateTime::from_secs(unix_now() + 3600)
+        let expiration = DateTime::from(std::time::SystemTime::now() + Duration::from_secs(3600))
             .fmt(Format::DateTime)
             .unwrap_or_default();
         let xml = format!(
@@ -516,8 +516,8 @@ impl Simulator {
              </AssumeRoleResult>\n\
              <ResponseMetadata><RequestId>5f3c8a2e-0000-4000-8000-000000000001</RequestId></ResponseMetadata>\n\
              </AssumeRoleResponse>\n",
-            session = xml_escape(&session),
-            role_arn = xml_escape(&role_arn),
+            session = escape(&session),
+            role_arn = escape(&role_arn),
         );
         response(StatusCode::OK, "text/xml", xml.into_bytes())
     }
@@ -527,23 +527,13 @@ fn sts_error(status: u16, code: &str, message: &str) -> HttpResponse {
     let xml = format!(
         "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
          <Code>{code}</Code><Message>{}</Message></Error><RequestId>0</RequestId></ErrorResponse>\n",
-        xml_escape(message)
+        escape(message)
     );
     response(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         "text/xml",
         xml.into_bytes(),
     )
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-fn unix_now() -> i64 {
-    crate::poller::unix_seconds(std::time::SystemTime::now()) as i64
 }
 
 /// The access key ID of a SigV4 `Authorization` header, if the request is signed.
