@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bedrock_exporter::simulator::{Fault, Simulator};
+use bedrock_exporter::simulator::{Fault, RunningSimulator, Simulator};
 use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
@@ -144,10 +144,16 @@ async fn wait_for_line(log: &mut Lines<BufReader<ChildStderr>>, needle: &str) ->
 }
 
 /// A simulator holding every answer, so the first cycle cannot finish until it is released.
-async fn held_simulator() -> (Simulator, bedrock_exporter::simulator::RunningSimulator) {
+async fn held_simulator() -> (Simulator, RunningSimulator) {
+    let (sim, server) = simulator_with_job_1().await;
+    sim.inject(None, Fault::Hold);
+    (sim, server)
+}
+
+/// A simulator serving one running job, `job-1`.
+async fn simulator_with_job_1() -> (Simulator, RunningSimulator) {
     let sim = Simulator::new();
     sim.put_job(job("job-1"));
-    sim.inject(None, Fault::Hold);
     let server = sim.spawn().await.unwrap();
     (sim, server)
 }
@@ -197,13 +203,11 @@ async fn readiness_follows_the_first_cycle() {
 
 #[tokio::test]
 async fn endpoints_methods_and_encodings() {
-    let sim = Simulator::new();
-    sim.put_job(job("job-1"));
+    let (sim, server) = simulator_with_job_1().await;
     sim.inject(
         Some("job-2"),
         Fault::error(403, "AccessDeniedException", "<script>alert(1)</script>"),
     );
-    let server = sim.spawn().await.unwrap();
     let config = write_config(&server.endpoint_url(), &["job-1", "job-2"]);
     let mut exporter = Exporter::start(&config).await;
     exporter.wait_for_log("first poll cycle finished").await;
@@ -289,9 +293,7 @@ async fn read_response(stream: &mut TcpStream) -> Response {
 
 #[tokio::test]
 async fn sigterm_exits_zero_after_an_in_flight_scrape_finishes() {
-    let sim = Simulator::new();
-    sim.put_job(job("job-1"));
-    let server = sim.spawn().await.unwrap();
+    let (_, server) = simulator_with_job_1().await;
     let config = write_config(&server.endpoint_url(), &["job-1"]);
     let mut exporter = Exporter::start(&config).await;
     exporter.wait_for_log("first poll cycle finished").await;
@@ -412,9 +414,7 @@ async fn once(config: &std::path::Path) -> std::process::Output {
 
 #[tokio::test]
 async fn once_prints_the_exposition_and_exits_by_outcome() {
-    let sim = Simulator::new();
-    sim.put_job(job("job-1"));
-    let server = sim.spawn().await.unwrap();
+    let (_, server) = simulator_with_job_1().await;
 
     let good = write_config(&server.endpoint_url(), &["job-1"]);
     let out = once(&good).await;
@@ -469,9 +469,7 @@ async fn the_demo_runs_once_through_the_sdk() {
 
 #[tokio::test]
 async fn a_custom_telemetry_path_and_garbage_requests() {
-    let sim = Simulator::new();
-    sim.put_job(job("job-1"));
-    let server = sim.spawn().await.unwrap();
+    let (_, server) = simulator_with_job_1().await;
     let config = write_config(&server.endpoint_url(), &["job-1"]);
     let mut exporter =
         Exporter::start_with(&config, &["--web.telemetry-path=/internal/metrics"]).await;
