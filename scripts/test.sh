@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test, and promtool over the demo's exposition.
-# Installs what it lacks first: rustfmt and clippy (rustup), promtool (Debian's prometheus package).
+# The whole test suite: formatting, lints, every test, promtool over the demo's exposition, then
+# the Dockerfile and deploy/ (scripts/check-deploy.sh, which ends on a real Prometheus).
+# Installs what it lacks first: rustfmt and clippy (rustup), promtool (Debian's prometheus package);
+# check-deploy.sh installs its own Python tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +35,5 @@ cargo run --locked --quiet -- --demo --once --log.level=warn >"$exposition"
 # promtool prints findings and exits non-zero on any.
 promtool check metrics <"$exposition"
 echo "promtool: $(grep -vc '^#' "$exposition") samples, no findings"
+bash scripts/check-deploy.sh
 echo "tests: ${passed} passed, 0 failed"

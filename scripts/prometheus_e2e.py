@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""The deploy/ pieces on a real Prometheus: the exporter's demo, scraped with deploy/prometheus's
+scrape config and rules, queried with the dashboard's and the rules' PromQL.
+
+    python3 scripts/prometheus_e2e.py --exporter target/release/bedrock-exporter [--prometheus prometheus]
+
+1. Starts `bedrock-exporter --demo` and Prometheus on loopback, each on a port it picks itself
+   (both log the address they bound). Prometheus loads deploy/prometheus/prometheus.yml with the
+   target pointed at the exporter, 1 s scrape and evaluation intervals, and the rules file as it is.
+2. Once Prometheus holds three scrapes, runs every rule expression through the HTTP API (each must
+   parse) and checks that Prometheus evaluated every rule without error.
+3. Runs every dashboard panel query (variables replaced by their "All" value) and every variable
+   query; each must return data.
+4. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
+   failed model) and checks that nothing else fires.
+Waits are for events (a log line, a query result), each with a deadline; nothing sleeps blindly.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROMETHEUS_CONFIG = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")
+RULES = os.path.join(ROOT, "deploy/prometheus/rules/bedrock-exporter.rules.yml")
+DASHBOARD = os.path.join(ROOT, "deploy/grafana/bedrock-exporter.json")
+# The dashboard's variables at their "All" value, and a range wide enough for three 1 s scrapes.
+VARIABLES = {"region": ".*", "account": ".*", "job": ".*", "model": ".*", "__rate_interval": "1m"}
+# What the demo must make fire (src/demo.rs), and the failure message its failed job reports.
+EXPECTED_ALERTS = {
+    ("BedrockCustomizationJobFailed", "intent-classifier-ft-bad-data"),
+    ("BedrockCustomModelFailed", "intent-classifier-v0"),
+}
+DEADLINE = 60.0
+
+
+class Failure(Exception):
+    pass
+
+
+class Process:
+    """A child process whose stderr is read line by line, so a test can wait for a line."""
+
+    def __init__(self, name, argv, env=None):
+        self.name = name
+        self.lines = []
+        self.changed = threading.Condition()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
+        with self.changed:
+            self.lines.append(None)
+            self.changed.notify_all()
+
+    def wait_for(self, pattern, timeout=DEADLINE):
+        """The first match of `pattern` in a log line, waiting for the line to be written."""
+        regex = re.compile(pattern)
+        seen = 0
+        end = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                for line in self.lines[seen:]:
+                    if line is None:
+                        raise Failure(f"{self.name} exited ({self.proc.wait()}) before logging {pattern!r}:\n{self.log()}")
+                    match = regex.search(line)
+                    if match:
+                        return match
+                seen = len(self.lines)
+                if not self.changed.wait(max(0.0, end - time.monotonic())) and time.monotonic() >= end:
+                    raise Failure(f"{self.name} did not log {pattern!r} within {timeout} s:\n{self.log()}")
+
+    def log(self):
+        return "\n".join(line for line in self.lines[-30:] if line is not None)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait()
+        return self.proc.returncode
+
+
+class Prometheus:
+    def __init__(self, address):
+        self.base = f"http://{address}"
+
+    def get(self, path, **params):
+        url = f"{self.base}{path}?{urllib.parse.urlencode(params, doseq=True)}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as e:
+            return json.load(e)
+
+    def query(self, expr):
+        """The result of an instant query; Failure if Prometheus rejects it."""
+        answer = self.get("/api/v1/query", query=expr)
+        if answer.get("status") != "success":
+            raise Failure(f"query failed: {expr}\n  {answer.get('errorType')}: {answer.get('error')}")
+        return answer["data"]["result"]
+
+    def until(self, what, check, timeout=DEADLINE):
+        """Polls `check` until it returns something truthy: Prometheus has no push for these."""
+        end = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.monotonic() >= end:
+                raise Failure(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.2)
+
+
+def substitute(expr):
+    def value(match):
+        name = match.group(1) or match.group(2)
+        if name not in VARIABLES:
+            raise Failure(f"unknown dashboard variable ${name} in {expr}")
+        return VARIABLES[name]
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
+
+
+def dashboard_queries():
+    with open(DASHBOARD, encoding="utf-8") as f:
+        dashboard = json.load(f)
+
+    def panels(items):
+        for panel in items:
+            yield panel
+            yield from panels(panel.get("panels", []))
+
+    for panel in panels(dashboard["panels"]):
+        for target in panel.get("targets", []):
+            yield f"panel {panel['id']} {panel['title']!r} {target['refId']}", substitute(target["expr"])
+    for variable in dashboard["templating"]["list"]:
+        if variable.get("type") == "query":
+            query = variable["query"] if isinstance(variable["query"], str) else variable["query"]["query"]
+            yield f"variable {variable['name']}", substitute(query)
+
+
+def rules():
+    with open(RULES, encoding="utf-8") as f:
+        for group in yaml.safe_load(f)["groups"]:
+            yield from group["rules"]
+
+
+def prometheus_config(exporter_address, directory):
+    with open(PROMETHEUS_CONFIG, encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [os.path.join(os.path.dirname(PROMETHEUS_CONFIG), r) for r in config["rule_files"]]
+    (job,) = config["scrape_configs"]
+    job.update(scrape_interval="1s", scrape_timeout="1s", static_configs=[{"targets": [exporter_address]}])
+    path = os.path.join(directory, "prometheus.yml")
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(config, f)
+    return path, job["job_name"]
+
+
+def check(prom, scrape_job):
+    # 1. Three scrapes, so that rates over the dashboard's range have data.
+    prom.until("three scrapes of the exporter",
+               lambda: prom.query(f'count_over_time(up{{job="{scrape_job}"}}[1m]) >= 3'))
+    up = prom.query(f'up{{job="{scrape_job}"}}')
+    if [s["value"][1] for s in up] != ["1"]:
+        raise Failure(f"the exporter is not up in Prometheus: {up}")
+
+    # 2. Every rule parses, and Prometheus has evaluated each without error.
+    count = 0
+    for rule in rules():
+        prom.query(rule["expr"])
+        count += 1
+
+    def evaluated():
+        groups = prom.get("/api/v1/rules")["data"]["groups"]
+        states = [r for g in groups for r in g["rules"]]
+        return states if len(states) == count and all(r.get("evaluationTime", 0) > 0 for r in states) else None
+
+    for state in prom.until("every rule evaluated", evaluated):
+        if state["health"] != "ok":
+            raise Failure(f"rule {state['name']} is {state['health']}: {state.get('lastError')}")
+    # The BedrockExporterDown selector matches the scrape job as deploy/prometheus names it.
+    exporter_down = next(r["expr"] for r in rules() if r.get("alert") == "BedrockExporterDown")
+    if not prom.query(exporter_down.replace("== 0", "== 1")):
+        raise Failure(f"BedrockExporterDown's selector does not match the scrape job {scrape_job}")
+    print(f"ok: {count} rule expressions parse, each evaluated without error")
+
+    # 3. Every dashboard query returns data.
+    empty = []
+    queries = 0
+    for where, expr in dashboard_queries():
+        queries += 1
+        label_values = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", expr)
+        if label_values:
+            answer = prom.get(f"/api/v1/label/{label_values[2]}/values", **{"match[]": label_values[1]})
+            result = answer.get("data") if answer.get("status") == "success" else None
+            if result is None:
+                raise Failure(f"{where}: {expr}: {answer.get('error')}")
+        else:
+            result = prom.query(expr)
+        if not result:
+            empty.append(f"{where}: {expr}")
+    if empty:
+        raise Failure("dashboard queries without data:\n  " + "\n  ".join(empty))
+    print(f"ok: {queries} dashboard queries return data")
+
+    # 4. The demo's failed job and model fire, and nothing else does.
+    message = prom.query('bedrock_customization_job_failure_info{job_name="intent-classifier-ft-bad-data"}')
+    if len(message) != 1:
+        raise Failure(f"the demo's failed job has no failure_info: {message}")
+    message = message[0]["metric"]["message"]
+
+    def firing():
+        alerts = prom.get("/api/v1/alerts")["data"]["alerts"]
+        found = {(a["labels"]["alertname"], a["labels"].get("job_name") or a["labels"].get("model_name")): a
+                 for a in alerts if a["state"] == "firing"}
+        return found if EXPECTED_ALERTS <= found.keys() else None
+
+    alerts = prom.until("the demo's alerts firing", firing)
+    if alerts.keys() != EXPECTED_ALERTS:
+        raise Failure(f"unexpected alerts firing: {sorted(alerts.keys() - EXPECTED_ALERTS)}")
+    description = alerts[("BedrockCustomizationJobFailed", "intent-classifier-ft-bad-data")]["annotations"]["description"]
+    if message not in description:
+        raise Failure(f"the failed-job alert does not carry the failure message {message!r}: {description!r}")
+    print(f"ok: firing {sorted(alerts)}; the failed-job alert says {description!r}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exporter", required=True, help="the bedrock-exporter binary")
+    parser.add_argument("--prometheus", default="prometheus", help="the Prometheus binary")
+    args = parser.parse_args()
+
+    directory = tempfile.mkdtemp(prefix="bedrock-e2e-")
+    env = {k: v for k, v in os.environ.items() if k != "AWS_BEARER_TOKEN_BEDROCK"}
+    processes = []
+    try:
+        exporter = Process("bedrock-exporter", [args.exporter, "--demo", "--web.listen-address=127.0.0.1:0"], env)
+        processes.append(exporter)
+        exporter_address = exporter.wait_for(r'message="serving metrics" address=(\S+)')[1]
+        config, scrape_job = prometheus_config(exporter_address, directory)
+        prometheus = Process("prometheus", [
+            args.prometheus, f"--config.file={config}", "--web.listen-address=127.0.0.1:0",
+            f"--storage.tsdb.path={directory}/data", "--log.level=info",
+        ], env)
+        processes.append(prometheus)
+        prometheus_address = prometheus.wait_for(r'msg="Listening on" address=(\S+)')[1]
+        prometheus.wait_for(r'msg="Server is ready to receive web requests."')
+        print(f"exporter --demo on {exporter_address}, Prometheus on {prometheus_address}")
+        check(Prometheus(prometheus_address), scrape_job)
+    except Failure as e:
+        print(f"prometheus e2e: {e}", file=sys.stderr)
+        for process in processes:
+            print(f"--- {process.name} log:\n{process.log()}", file=sys.stderr)
+        return 1
+    finally:
+        codes = {p.name: p.stop() for p in processes}
+        shutil.rmtree(directory, ignore_errors=True)
+    if codes.get("bedrock-exporter") != 0:
+        print(f"prometheus e2e: the exporter exited {codes['bedrock-exporter']} on SIGTERM", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
