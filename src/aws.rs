@@ -4,6 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -48,8 +51,22 @@ pub enum ClientError {
 
 /// Loads the AWS default chain: environment, shared profile, web identity (IRSA), container
 /// and instance metadata, for credentials and the default region.
-pub async fn default_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+///
+/// With a `fallback_region` (when every target names its own region), the region chain ends on it
+/// instead of instance metadata: a host outside EC2 then makes no IMDS calls, and logs no IMDS
+/// warnings, for a region nobody needs. The environment and profile still come first, for the
+/// credential providers (STS for IRSA) that use the default region.
+pub async fn default_config(fallback_region: Option<&str>) -> SdkConfig {
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let loader = match fallback_region {
+        Some(region) => loader.region(
+            RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                .or_else(ProfileFileRegionProvider::new())
+                .or_else(Region::new(region.to_owned())),
+        ),
+        None => loader,
+    };
+    loader.load().await
 }
 
 /// A config with fixed credentials and region and nothing from the environment: for the demo

@@ -176,7 +176,11 @@ async fn start(
         Some(simulator) => (demo::config(&simulator.endpoint_url()), demo::sdk_config()),
         None => {
             let config = load_config(flags)?;
-            (config, default_config().await)
+            // Only when every target names its region (see default_config).
+            let regions: Option<Vec<&str>> =
+                config.targets.iter().map(|t| t.region.as_deref()).collect();
+            let base = default_config(regions.and_then(|r| r.first().copied())).await;
+            (config, base)
         }
     };
     tracing::info!(

@@ -441,6 +441,35 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
     server.shutdown().await;
 }
 
+/// With a region on every target, start-up asks instance metadata for no default region: outside
+/// EC2 that would be calls that fail or time out, each logged as a warning.
+#[tokio::test]
+async fn a_region_on_every_target_keeps_start_up_off_instance_metadata() {
+    let (_, server) = simulator_with_job_1().await;
+    let config = write_config(&server.endpoint_url(), &["job-1"]);
+    // A stand-in for IMDS that only accepts: the kernel completes any connection into the backlog.
+    let imds = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    imds.set_nonblocking(true).unwrap();
+    let out = command()
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            format!("http://{}", imds.local_addr().unwrap()),
+        )
+        .arg("--once")
+        .arg(format!("--config.file={}", config.display()))
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 0);
+    match imds.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the exporter connected to instance metadata: {other:?}"),
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_demo_runs_once_through_the_sdk() {
     let out = command()
