@@ -9,8 +9,8 @@ scrape config and rules, queried with the dashboard's and the rules' PromQL.
    target pointed at the exporter, 1 s scrape and evaluation intervals, and the rules file as it is.
 2. Once Prometheus holds three scrapes, runs every rule expression through the HTTP API (each must
    parse) and checks that Prometheus evaluated every rule without error.
-3. Runs every dashboard panel query (variables replaced by their "All" value) and every variable
-   query; each must return data.
+3. Runs every dashboard panel query (variables replaced by their "All" value) as Grafana would,
+   instant or over a range, and every variable query; each must return data.
 4. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
    failed model) and checks that nothing else fires.
 Waits are for events (a log line, a query result), each with a deadline; nothing sleeps blindly.
@@ -112,9 +112,14 @@ class Prometheus:
         except urllib.error.HTTPError as e:
             return json.load(e)
 
-    def query(self, expr):
-        """The result of an instant query; Failure if Prometheus rejects it."""
-        answer = self.get("/api/v1/query", query=expr)
+    def query(self, expr, range_seconds=None):
+        """The result of an instant query, or of a range query over the last `range_seconds` at
+        1 s steps; Failure if Prometheus rejects it."""
+        if range_seconds is None:
+            answer = self.get("/api/v1/query", query=expr)
+        else:
+            end = time.time()
+            answer = self.get("/api/v1/query_range", query=expr, start=end - range_seconds, end=end, step=1)
         if answer.get("status") != "success":
             raise Failure(f"query failed: {expr}\n  {answer.get('errorType')}: {answer.get('error')}")
         return answer["data"]["result"]
@@ -152,11 +157,13 @@ def dashboard_queries():
 
     for panel in panels(dashboard["panels"]):
         for target in panel.get("targets", []):
-            yield f"panel {panel['id']} {panel['title']!r} {target['refId']}", substitute(target["expr"])
+            # Grafana runs a target as a range query unless it is marked instant only.
+            kind = "instant" if target.get("instant") and not target.get("range") else "range"
+            yield f"panel {panel['id']} {panel['title']!r} {target['refId']}", kind, substitute(target["expr"])
     for variable in dashboard["templating"]["list"]:
         if variable.get("type") == "query":
             query = variable["query"] if isinstance(variable["query"], str) else variable["query"]["query"]
-            yield f"variable {variable['name']}", substitute(query)
+            yield f"variable {variable['name']}", "label_values", substitute(query)
 
 
 def rules():
@@ -209,16 +216,18 @@ def check(prom, scrape_job):
     # 3. Every dashboard query returns data.
     empty = []
     queries = 0
-    for where, expr in dashboard_queries():
+    for where, kind, expr in dashboard_queries():
         queries += 1
-        label_values = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", expr)
-        if label_values:
+        if kind == "label_values":
+            label_values = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", expr)
+            if not label_values:
+                raise Failure(f"{where}: not a label_values(metric, label) query: {expr}")
             answer = prom.get(f"/api/v1/label/{label_values[2]}/values", **{"match[]": label_values[1]})
-            result = answer.get("data") if answer.get("status") == "success" else None
-            if result is None:
+            if answer.get("status") != "success":
                 raise Failure(f"{where}: {expr}: {answer.get('error')}")
+            result = answer["data"]
         else:
-            result = prom.query(expr)
+            result = prom.query(expr, range_seconds=60 if kind == "range" else None)
         if not result:
             empty.append(f"{where}: {expr}")
     if empty:
