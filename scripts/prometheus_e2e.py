@@ -4,15 +4,18 @@ scrape config and rules, queried with the dashboard's and the rules' PromQL.
 
     python3 scripts/prometheus_e2e.py --exporter target/release/bedrock-exporter [--prometheus prometheus]
 
-1. Starts `bedrock-exporter --demo` and Prometheus on loopback, each on a port it picks itself
-   (both log the address they bound). Prometheus loads deploy/prometheus/prometheus.yml with the
-   target pointed at the exporter, 1 s scrape and evaluation intervals, and the rules file as it is.
+1. Starts two `bedrock-exporter --demo` replicas (as two sidecars watching one account would be)
+   and Prometheus on loopback, each on a port it picks itself (all log the address they bound).
+   Prometheus loads deploy/prometheus/prometheus.yml with the targets pointed at the exporters,
+   1 s scrape and evaluation intervals, and the rules file as it is.
 2. Once Prometheus holds three scrapes, runs every rule expression through the HTTP API (each must
    parse) and checks that Prometheus evaluated every rule without error.
 3. Runs every dashboard panel query (variables replaced by their "All" value) as Grafana would,
    instant or over a range, and every variable query; each must return data.
-4. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
-   failed model) and checks that nothing else fires.
+4. Checks that the dashboard's counts count each job, model and identifier once, not once per
+   replica.
+5. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
+   failed model), once each, and checks that nothing else is pending or firing.
 Waits are for events (a log line, a query result), each with a deadline; nothing sleeps blindly.
 """
 
@@ -42,6 +45,14 @@ EXPECTED_ALERTS = {
     ("BedrockCustomizationJobFailed", "intent-classifier-ft-bad-data"),
     ("BedrockCustomModelFailed", "intent-classifier-v0"),
 }
+# Dashboard counts that must not grow with the number of exporters: (panel title, refId) and the
+# number it must sum to.
+DISTINCT_COUNTS = {
+    ("Jobs by status", "A"): "count(count by (account_id, region, job_name) (bedrock_customization_job_info))",
+    ("Custom models by status", "A"): "count(count by (account_id, region, model_name) (bedrock_custom_model_info))",
+    ("Targets up / configured", "B"): "count(count by (kind, identifier, region) (bedrock_exporter_target_up))",
+}
+EXPORTERS = 2
 DEADLINE = 60.0
 
 
@@ -156,11 +167,11 @@ def dashboard_queries():
         for target in panel.get("targets", []):
             # Grafana runs a target as a range query unless it is marked instant only.
             kind = "instant" if target.get("instant") and not target.get("range") else "range"
-            yield f"panel {panel['id']} {panel['title']!r} {target['refId']}", kind, substitute(target["expr"])
+            yield (panel["title"], target["refId"]), kind, substitute(target["expr"])
     for variable in dashboard["templating"]["list"]:
         if variable.get("type") == "query":
             query = variable["query"] if isinstance(variable["query"], str) else variable["query"]["query"]
-            yield f"variable {variable['name']}", "label_values", substitute(query)
+            yield ("variable", variable["name"]), "label_values", substitute(query)
 
 
 def rules():
@@ -169,13 +180,13 @@ def rules():
             yield from group["rules"]
 
 
-def prometheus_config(exporter_address, directory):
+def prometheus_config(exporter_addresses, directory):
     with open(PROMETHEUS_CONFIG, encoding="utf-8") as f:
         config = yaml.safe_load(f)
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [os.path.join(os.path.dirname(PROMETHEUS_CONFIG), r) for r in config["rule_files"]]
     (job,) = config["scrape_configs"]
-    job.update(scrape_interval="1s", scrape_timeout="1s", static_configs=[{"targets": [exporter_address]}])
+    job.update(scrape_interval="1s", scrape_timeout="1s", static_configs=[{"targets": exporter_addresses}])
     written = os.path.join(directory, "prometheus.yml")
     with open(written, "w", encoding="utf-8") as f:
         yaml.safe_dump(config, f)
@@ -187,8 +198,8 @@ def check(prom, scrape_job):
     prom.until("three scrapes of the exporter",
                lambda: prom.query(f'count_over_time(up{{job="{scrape_job}"}}[1m]) >= 3'))
     up = prom.query(f'up{{job="{scrape_job}"}}')
-    if [s["value"][1] for s in up] != ["1"]:
-        raise Failure(f"the exporter is not up in Prometheus: {up}")
+    if [s["value"][1] for s in up] != ["1"] * EXPORTERS:
+        raise Failure(f"the exporters are not up in Prometheus: {up}")
 
     # 2. Every rule parses, and Prometheus has evaluated each without error.
     count = 0
@@ -213,6 +224,7 @@ def check(prom, scrape_job):
     # 3. Every dashboard query returns data.
     empty = []
     queries = 0
+    counted = set()
     for where, kind, expr in dashboard_queries():
         queries += 1
         if kind == "label_values":
@@ -227,12 +239,20 @@ def check(prom, scrape_job):
             result = prom.query(expr, range_seconds=60 if kind == "range" else None)
         if not result:
             empty.append(f"{where}: {expr}")
+        if where in DISTINCT_COUNTS and kind == "instant":
+            (distinct,) = prom.query(DISTINCT_COUNTS[where])
+            total = sum(float(series["value"][1]) for series in result)
+            if total != float(distinct["value"][1]):
+                raise Failure(f"{where} sums to {total} with {EXPORTERS} exporters, not {distinct['value'][1]}: {expr}")
+            counted.add(where)
+    if counted != DISTINCT_COUNTS.keys():
+        raise Failure(f"dashboard panels not found (or not instant): {sorted(DISTINCT_COUNTS.keys() - counted)}")
     if empty:
         raise Failure("dashboard queries without data:\n  " + "\n  ".join(empty))
-    print(f"ok: {queries} dashboard queries return data")
+    print(f"ok: {queries} dashboard queries return data; its counts count each job, model and identifier once")
 
     # 4. The demo's failed job and model fire, and nothing else does.
-    message = prom.query('bedrock_customization_job_failure_info{job_name="intent-classifier-ft-bad-data"}')
+    message = prom.query('max by (message) (bedrock_customization_job_failure_info{job_name="intent-classifier-ft-bad-data"})')
     if len(message) != 1:
         raise Failure(f"the demo's failed job has no failure_info: {message}")
     message = message[0]["metric"]["message"]
@@ -241,6 +261,8 @@ def check(prom, scrape_job):
         alerts = prom.get("/api/v1/alerts")["data"]["alerts"]
         found = {(a["labels"]["alertname"], a["labels"].get("job_name") or a["labels"].get("model_name")): a
                  for a in alerts}
+        if len(found) != len(alerts):
+            raise Failure(f"an alert fires once per exporter: {alerts}")
         firing = {key for key, a in found.items() if a["state"] == "firing"}
         return found if EXPECTED_ALERTS <= firing else None
 
@@ -264,10 +286,13 @@ def main():
     env = {k: v for k, v in os.environ.items() if k != "AWS_BEARER_TOKEN_BEDROCK"}
     processes = []
     try:
-        exporter = Process("bedrock-exporter", [args.exporter, "--demo", "--web.listen-address=127.0.0.1:0"], env)
-        processes.append(exporter)
-        exporter_address = exporter.wait_for(r'message="serving metrics" address=(\S+)')[1]
-        config, scrape_job = prometheus_config(exporter_address, directory)
+        addresses = []
+        for replica in range(EXPORTERS):
+            exporter = Process(f"bedrock-exporter {replica}",
+                               [args.exporter, "--demo", "--web.listen-address=127.0.0.1:0"], env)
+            processes.append(exporter)
+            addresses.append(exporter.wait_for(r'message="serving metrics" address=(\S+)')[1])
+        config, scrape_job = prometheus_config(addresses, directory)
         prometheus = Process("prometheus", [
             args.prometheus, f"--config.file={config}", "--web.listen-address=127.0.0.1:0",
             f"--storage.tsdb.path={directory}/data", "--log.level=info",
@@ -275,7 +300,7 @@ def main():
         processes.append(prometheus)
         prometheus_address = prometheus.wait_for(r'msg="Listening on".*?\baddress=(\S+)')[1]
         prometheus.wait_for(r'msg="Server is ready to receive web requests."')
-        print(f"exporter --demo on {exporter_address}, Prometheus on {prometheus_address}")
+        print(f"exporters --demo on {', '.join(addresses)}, Prometheus on {prometheus_address}")
         check(Prometheus(prometheus_address), scrape_job)
     except Failure as e:
         print(f"prometheus e2e: {e}", file=sys.stderr)
@@ -285,8 +310,9 @@ def main():
     finally:
         codes = {p.name: p.stop() for p in processes}
         shutil.rmtree(directory, ignore_errors=True)
-    if codes.get("bedrock-exporter") != 0:
-        print(f"prometheus e2e: the exporter exited {codes['bedrock-exporter']} on SIGTERM", file=sys.stderr)
+    failed = {name: code for name, code in codes.items() if name.startswith("bedrock-exporter") and code != 0}
+    if failed:
+        print(f"prometheus e2e: exporters exited non-zero on SIGTERM: {failed}", file=sys.stderr)
         return 1
     return 0
 
