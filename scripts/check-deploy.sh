@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Checks the Dockerfile and deploy/, then proves them on a real Prometheus:
-#   hadolint; the Dockerfile's cargo build on the files .dockerignore sends; kubectl kustomize and
-#   kubernetes-validate --strict; scripts/deploy_check.py (generated files, Operator resources, wiring, --config.check
-#   on the ConfigMaps, dashboard, IAM); promtool check/test of rules and scrape configs;
-#   systemd-analyze verify and security; scripts/prometheus_e2e.py.
+#   hadolint; the Dockerfile's cargo build on the files .dockerignore sends; kubectl kustomize
+#   and kubernetes-validate --strict; scripts/deploy_check.py (generated files, Operator
+#   resources, wiring, --config.check on the ConfigMaps, dashboard, IAM); promtool check/test of
+#   rules and scrape configs; systemd-analyze verify and security; scripts/prometheus_e2e.py.
 # Called by scripts/test.sh; runs alone too. Installs what it lacks (Python tools into
 # target/ci-venv, Debian's prometheus and systemd packages).
 set -euo pipefail

@@ -554,8 +554,11 @@ def main():
         print(dockerfile_build_command())
         return 0
     if args.docker_context:
-        files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        print("\n".join(docker_context_files(read(".dockerignore"), files.split())))
+        # The work tree as docker would send it: tracked and new files, not what .gitignore hides.
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                                cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+        present = [f for f in listed if os.path.isfile(path(f))]
+        print("\n".join(docker_context_files(read(".dockerignore"), present)))
         return 0
     if args.strip_kubernetes_sd:
         without_kubernetes_sd(*args.strip_kubernetes_sd)
