@@ -9,17 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-install_debian() {
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-    else
-        echo "missing $*: install Debian's package (sudo apt-get install $*)" >&2
-        exit 1
-    fi
-}
-command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || install_debian prometheus
-command -v systemd-analyze >/dev/null 2>&1 || install_debian systemd
+# shellcheck source=scripts/debian.sh
+. scripts/debian.sh
+need_debian prometheus promtool prometheus
+need_debian systemd systemd-analyze
 
 venv=target/ci-venv
 if ! cmp -s scripts/requirements-ci.txt "$venv/requirements-ci.txt"; then

@@ -9,15 +9,9 @@ cd "$(dirname "$0")/.."
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
 fi
-if ! command -v promtool >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-    else
-        echo "promtool not found: install Debian's prometheus package (sudo apt-get install prometheus)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=scripts/debian.sh
+. scripts/debian.sh
+need_debian prometheus promtool
 
 # A bearer token in the environment would switch the SDK away from SigV4.
 unset AWS_BEARER_TOKEN_BEDROCK
