@@ -20,6 +20,10 @@ pub enum StartError {
         #[source]
         source: crate::aws::ClientError,
     },
+    #[error("once every target's region is resolved:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    SharedNames {
+        problems: Vec<crate::config::Problem>,
+    },
     #[error("cannot listen on {address}")]
     Listen {
         address: String,
@@ -31,7 +35,10 @@ pub enum StartError {
 impl StartError {
     /// Whether the cause lies in the config (exit 2) rather than at run time (exit 1).
     pub fn is_config(&self) -> bool {
-        matches!(self, StartError::Client { .. })
+        matches!(
+            self,
+            StartError::Client { .. } | StartError::SharedNames { .. }
+        )
     }
 }
 
@@ -44,21 +51,24 @@ pub async fn build_poller(
     telemetry: Telemetry,
 ) -> Result<Poller<AwsSource>, StartError> {
     let mut targets = Vec::with_capacity(config.targets.len());
+    let mut regions = Vec::with_capacity(config.targets.len());
     for (index, target) in config.targets.iter().enumerate() {
         let (source, region) = AwsSource::new(base, target, settings)
             .await
             .map_err(|source| StartError::Client { index, source })?;
-        targets.push(TargetPoller::new(
-            source,
-            &region,
-            &target.jobs,
-            &target.models,
-        ));
+        targets.push(TargetPoller::new(source, &region, target));
+        regions.push(Some(region));
+    }
+    // The file's check compared regions as written; a target without one takes the default.
+    let problems = config.shared_names(&regions);
+    if !problems.is_empty() {
+        return Err(StartError::SharedNames { problems });
     }
     let schedule = Schedule {
         interval: config.interval,
         terminal_interval: config.terminal_interval,
         concurrency: config.concurrency,
+        request_timeout: config.request_timeout,
     };
     Ok(Poller::new(targets, schedule, telemetry))
 }

@@ -10,14 +10,16 @@ use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_bedrock::config::http::HttpResponse;
-use aws_sdk_bedrock::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrock::primitives::DateTime;
 use aws_sdk_bedrock::types::{TrainingMetrics, ValidatorMetric};
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use aws_smithy_types::error::ErrorMetadata;
 
 use crate::config::Target;
 use crate::source::{BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, StatusDetails};
@@ -239,35 +241,88 @@ fn hyper_parameters(params: Option<&HashMap<String, String>>) -> BTreeMap<String
         .unwrap_or_default()
 }
 
-/// Classifies an SDK failure by the cause of its last attempt.
+/// Classifies an SDK failure by the cause of its last attempt, with a one-line message.
 fn fetch_error<E>(err: SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if let SdkError::ServiceError(service) = &err {
+        let e = service.err();
+        let kind = ErrorKind::from_service_error(e.code(), service.raw().status().as_u16());
+        let message = match (e.code(), e.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => format!(
+                "HTTP {} without an error code",
+                service.raw().status().as_u16()
+            ),
+        };
+        return FetchError::new(kind, one_line(&message));
+    }
     let kind = match &err {
+        // Credentials are resolved inside the attempt, so their failure arrives as a dispatch
+        // failure; it must not read as a network problem.
+        _ if is_credentials_failure(&err) => ErrorKind::Credentials,
         SdkError::TimeoutError(_) => ErrorKind::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => ErrorKind::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_user() => ErrorKind::Other,
         // I/O errors, and connections closed before the response was complete (which hyper
         // reports as an incomplete message, not as I/O).
         SdkError::DispatchFailure(_) => ErrorKind::Network,
-        SdkError::ServiceError(service) => {
-            ErrorKind::from_service_error(service.err().code(), service.raw().status().as_u16())
-        }
         // ResponseError: a response the SDK could not parse. ConstructionFailure: the request
-        // could not be built or signed (for example, no credentials).
+        // could not be built.
         _ => ErrorKind::Other,
     };
-    let message = match &err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            match (e.code(), e.message()) {
-                (Some(code), Some(message)) => format!("{code}: {message}"),
-                (Some(code), None) => code.to_owned(),
-                _ => DisplayErrorContext(&err).to_string(),
-            }
+    FetchError::new(kind, error_chain(&err))
+}
+
+/// Whether an SDK error comes from resolving credentials: none in the chain, a provider that
+/// failed (an STS AssumeRole refused, an expired SSO token), or one that did not answer in time.
+fn is_credentials_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<CredentialsError>().is_some()
+            // The identity cache's own timeout, a private type: only its text identifies it.
+            || e.to_string().starts_with("identity resolver timed out")
+        {
+            return true;
         }
-        _ => DisplayErrorContext(&err).to_string(),
-    };
-    FetchError::new(kind, message)
+        next = e.source();
+    }
+    false
+}
+
+/// Longest message kept from an error chain: enough for the cause, not a dump.
+const MESSAGE_MAX: usize = 400;
+
+/// The messages of an error and its sources on one line, joined by ": ", each once.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        // A service's error (STS's, behind a credentials provider) displays as a debug struct.
+        let text = match e.downcast_ref::<ErrorMetadata>() {
+            Some(meta) => [meta.code(), meta.message()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": "),
+            None => e.to_string(),
+        };
+        // Many wrappers repeat their source's message in their own.
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    one_line(&parts.join(": "))
+}
+
+/// Folds whitespace runs (newlines included) to one space and cuts to [`MESSAGE_MAX`] characters.
+fn one_line(text: &str) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match folded.char_indices().nth(MESSAGE_MAX) {
+        Some((cut, _)) => format!("{}…", &folded[..cut]),
+        None => folded,
+    }
 }

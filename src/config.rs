@@ -107,6 +107,39 @@ impl Config {
             .sum()
     }
 
+    /// Names listed by two targets that would read the same account and region: their series
+    /// (`target_up{kind, identifier, account_id, region}`, the Bedrock series by name) would be
+    /// one. Targets are in different accounts only when both assume roles of different accounts;
+    /// `regions` holds each target's region, as written or as resolved at start.
+    pub fn shared_names(&self, regions: &[Option<String>]) -> Vec<Problem> {
+        // (region, list, name) -> (role account, path) of each target listing it so far.
+        type Listed<'a> =
+            HashMap<(Option<String>, &'a str, &'a str), Vec<(Option<&'a str>, String)>>;
+        let mut first: Listed = HashMap::new();
+        let mut problems = Vec::new();
+        for (t, (target, region)) in self.targets.iter().zip(regions).enumerate() {
+            let account = target.role_arn.as_deref().and_then(role_account);
+            for (key, ids) in [("jobs", &target.jobs), ("models", &target.models)] {
+                for (i, id) in ids.iter().enumerate() {
+                    let path = format!("targets[{t}].{key}[{i}]");
+                    let earlier = first.entry((region.clone(), key, id)).or_default();
+                    let clash = earlier.iter().find(|(other, _)| match (account, other) {
+                        (Some(a), Some(b)) => a == *b,
+                        _ => true,
+                    });
+                    if let Some((_, at)) = clash {
+                        problems.push(Problem {
+                            path: path.clone(),
+                            message: format!("{id:?} is also listed at {at} for the same region; give one of them by ARN"),
+                        });
+                    }
+                    earlier.push((account, path));
+                }
+            }
+        }
+        problems
+    }
+
     /// Parses and validates YAML text, returning every problem found.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         let value: Value = serde_yaml::from_str(text).map_err(|e| {
@@ -117,6 +150,9 @@ impl Config {
         })?;
         let mut checker = Checker::default();
         let config = checker.config(&value);
+        let regions: Vec<Option<String>> =
+            config.targets.iter().map(|t| t.region.clone()).collect();
+        checker.problems.extend(config.shared_names(&regions));
         if checker.problems.is_empty() {
             Ok(config)
         } else {
@@ -177,9 +213,6 @@ static REGION: LazyLock<Regex> = LazyLock::new(|| whole(r"[a-z0-9-]{1,20}"));
 #[derive(Default)]
 struct Checker {
     problems: Vec<Problem>,
-    /// Where each (region, list, identifier) was first listed, across targets: two targets in
-    /// one region listing the same name would share one `bedrock_exporter_target_up` series.
-    listed: HashMap<(Option<String>, String, String), String>,
 }
 
 impl Checker {
@@ -428,16 +461,6 @@ impl Checker {
                 seen.insert(id, first);
                 continue;
             }
-            let place = (target.region.clone(), key.to_owned(), id.to_owned());
-            if let Some(first) = self.listed.get(&place) {
-                let first = first.clone();
-                self.problem(
-                    p,
-                    format!("{id:?} is also listed at {first} for the same region; give one of them by ARN"),
-                );
-                continue;
-            }
-            self.listed.insert(place, p.clone());
             if let (Some(arn_region), Some(region)) = (arn_region(id), target.region.as_deref()) {
                 if arn_region != region {
                     self.problem(
@@ -503,6 +526,12 @@ pub fn check_model(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The account of a role ARN (`arn:aws:iam::ACCOUNT:role/NAME`), if it names one.
+pub fn role_account(role_arn: &str) -> Option<&str> {
+    let account = role_arn.split(':').nth(4)?;
+    (!account.is_empty()).then_some(account)
+}
+
 /// The region of an ARN, if `id` is one.
 fn arn_region(id: &str) -> Option<&str> {
     let rest = id.strip_prefix("arn:")?;
@@ -515,8 +544,13 @@ fn check_url(url: &str) -> Result<(), &'static str> {
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .ok_or("is not an http:// or https:// URL")?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if host.is_empty() {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(
+            "holds credentials (user:password@): credentials come only from the AWS default chain",
+        );
+    }
+    if authority.is_empty() {
         return Err("has no host");
     }
     if url.chars().any(char::is_whitespace) {

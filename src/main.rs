@@ -11,9 +11,11 @@ use anyhow::Context as _;
 use bedrock_exporter::app::{self, StartError};
 use bedrock_exporter::aws::{default_config, AwsSource, ClientSettings};
 use bedrock_exporter::config::Config;
+use bedrock_exporter::config::ConfigError;
 use bedrock_exporter::demo;
 use bedrock_exporter::metrics::{encode, Telemetry};
 use bedrock_exporter::poller::Poller;
+use bedrock_exporter::server;
 use bedrock_exporter::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::telemetry::{self, LogFormat, LogLevel};
 use clap::Parser;
@@ -37,7 +39,8 @@ struct Flags {
     #[arg(
         long = "web.listen-address",
         value_name = "ADDRESS",
-        default_value = ":10025"
+        default_value = ":10025",
+        value_parser = app::parse_listen_address
     )]
     listen_address: String,
     /// Path under which metrics are served.
@@ -61,11 +64,13 @@ struct Flags {
 }
 
 fn telemetry_path(path: &str) -> Result<String, String> {
-    if path.starts_with('/') {
-        Ok(path.to_owned())
-    } else {
-        Err("must start with '/'".to_owned())
+    if !path.starts_with('/') {
+        return Err("must start with '/'".to_owned());
     }
+    if server::RESERVED_PATHS.contains(&path) {
+        return Err(format!("{path} is taken by another endpoint"));
+    }
+    Ok(path.to_owned())
 }
 
 /// How a run ended badly.
@@ -234,7 +239,19 @@ async fn serve_or_once(
 }
 
 fn load_config(flags: &Flags) -> Result<Config, Failure> {
-    Config::load(&flags.config_file).map_err(|e| Failure::Config(e.into()))
+    Config::load(&flags.config_file).map_err(|error| {
+        let missing = matches!(&error, ConfigError::Read { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound);
+        let error = anyhow::Error::from(error);
+        Failure::Config(if missing {
+            anyhow::anyhow!(
+                "{error:#}\nTo try the exporter without an AWS account, run `bedrock-exporter --demo`; \
+                 to watch your own, copy config.example.yaml to config.yaml (or pass --config.file)."
+            )
+        } else {
+            error
+        })
+    })
 }
 
 fn start_failure(error: StartError) -> Failure {

@@ -5,6 +5,8 @@
 //! record went away cannot linger. [`Telemetry`] holds the counters and histograms that live for the
 //! life of the process.
 
+use std::sync::{Arc, Once};
+
 use prometheus::proto::MetricFamily;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
@@ -50,6 +52,9 @@ pub struct Observation {
     /// The identifier as configured (name or ARN).
     pub identifier: String,
     pub region: String,
+    /// The `account_id` label: of the ARN once one is known (configured, or read), else the
+    /// target's role account, else empty. Kept after a 404, so the series keeps its labels.
+    pub account: String,
     /// The last record read; `None` before the first success and after a 404.
     pub record: Option<Record>,
     /// Whether the last read succeeded.
@@ -63,15 +68,39 @@ pub struct Observation {
 impl Observation {
     /// A configured identifier that has not been read yet.
     pub fn new(kind: Kind, identifier: impl Into<String>, region: impl Into<String>) -> Self {
+        let identifier = identifier.into();
         Observation {
             kind,
-            identifier: identifier.into(),
+            account: account_of_arn(&identifier).unwrap_or_default().to_owned(),
+            identifier,
             region: region.into(),
             record: None,
             up: false,
             last_success: None,
             last_error: None,
         }
+    }
+
+    /// Sets the account to report until an ARN tells it (the target's role account).
+    pub fn with_account(mut self, role_account: &str) -> Self {
+        if self.account.is_empty() {
+            self.account = role_account.to_owned();
+        }
+        self
+    }
+
+    /// Records a successful read: the record, and the account its ARN names.
+    pub fn read(&mut self, record: Record) {
+        let arn = match &record {
+            Record::Job(job) => job.job_arn.as_deref(),
+            Record::Model(model) => model.model_arn.as_deref(),
+        };
+        if let Some(account) = arn.and_then(account_of_arn) {
+            if account != self.account {
+                self.account = account.to_owned();
+            }
+        }
+        self.record = Some(record);
     }
 
     /// The failure message of a failed job or model, for the index page.
@@ -111,7 +140,7 @@ pub const FAILURE_MESSAGE_MAX: usize = 256;
 
 const JOB_LABELS: [&str; 3] = ["account_id", "region", "job_name"];
 const MODEL_LABELS: [&str; 3] = ["account_id", "region", "model_name"];
-const TARGET_LABELS: [&str; 3] = ["kind", "identifier", "region"];
+const TARGET_LABELS: [&str; 4] = ["account_id", "kind", "identifier", "region"];
 
 /// The Bedrock gauges of one render, registered in a registry of their own.
 struct BedrockFamilies {
@@ -164,8 +193,8 @@ impl BedrockFamilies {
             model_validation_loss: gauge("bedrock_custom_model_validation_loss", "Validation loss of the job that produced a custom model, per validator.", m, &["validator"]),
             model_hyperparameter: gauge("bedrock_custom_model_hyperparameter", "Numeric hyperparameter of the job that produced a custom model.", m, &["name"]),
             model_creation: gauge("bedrock_custom_model_creation_timestamp_seconds", "Creation time of a custom model, in seconds since the Unix epoch.", m, &[]),
-            target_up: gauge("bedrock_exporter_target_up", "Whether the last read of a configured job or model succeeded (1) or failed (0).", &TARGET_LABELS, &[]),
-            target_last_success: gauge("bedrock_exporter_target_last_success_timestamp_seconds", "Time of the last successful read of a configured job or model, in seconds since the Unix epoch.", &TARGET_LABELS, &[]),
+            target_up: gauge("bedrock_exporter_target_up", "Whether the last read of a watched job or model succeeded (1) or failed (0).", &TARGET_LABELS, &[]),
+            target_last_success: gauge("bedrock_exporter_target_last_success_timestamp_seconds", "Time of the last successful read of a watched job or model, in seconds since the Unix epoch.", &TARGET_LABELS, &[]),
         }
     }
 
@@ -192,8 +221,12 @@ impl BedrockFamilies {
         ]
     }
 
-    fn job(&self, region: &str, identifier: &str, job: &JobRecord) {
-        let id = identity(&job.job_arn, &job.job_name, region, identifier);
+    fn job(&self, account: &str, region: &str, identifier: &str, job: &JobRecord) {
+        let id = [
+            account,
+            region,
+            job.job_name.as_deref().unwrap_or(identifier),
+        ];
         let info = [
             &job.job_arn,
             &job.base_model_arn,
@@ -244,8 +277,12 @@ impl BedrockFamilies {
         }
     }
 
-    fn model(&self, region: &str, identifier: &str, model: &ModelRecord) {
-        let id = identity(&model.model_arn, &model.model_name, region, identifier);
+    fn model(&self, account: &str, region: &str, identifier: &str, model: &ModelRecord) {
+        let id = [
+            account,
+            region,
+            model.model_name.as_deref().unwrap_or(identifier),
+        ];
         let info = [
             &model.model_arn,
             &model.base_model_arn,
@@ -272,22 +309,6 @@ impl BedrockFamilies {
             self.model_creation.with_label_values(&id).set(created);
         }
     }
-}
-
-/// The identifying label values of a record: the account of its ARN (else of the configured ARN),
-/// the target's region, and its name as returned (else the identifier as configured).
-fn identity<'a>(
-    arn: &'a Option<String>,
-    name: &'a Option<String>,
-    region: &'a str,
-    identifier: &'a str,
-) -> [&'a str; 3] {
-    let account = arn
-        .as_deref()
-        .and_then(account_of_arn)
-        .or_else(|| account_of_arn(identifier))
-        .unwrap_or_default();
-    [account, region, name.as_deref().unwrap_or(identifier)]
 }
 
 /// A label value the API may leave out: absent is the empty string.
@@ -360,7 +381,9 @@ pub fn one_line(message: &str) -> String {
 pub fn render(observations: &[Observation]) -> Vec<MetricFamily> {
     let families = BedrockFamilies::new();
     for obs in observations {
+        let account = obs.account.as_str();
         let target = [
+            account,
             obs.kind.as_str(),
             obs.identifier.as_str(),
             obs.region.as_str(),
@@ -376,8 +399,10 @@ pub fn render(observations: &[Observation]) -> Vec<MetricFamily> {
                 .set(at);
         }
         match &obs.record {
-            Some(Record::Job(job)) => families.job(&obs.region, &obs.identifier, job),
-            Some(Record::Model(model)) => families.model(&obs.region, &obs.identifier, model),
+            Some(Record::Job(job)) => families.job(account, &obs.region, &obs.identifier, job),
+            Some(Record::Model(model)) => {
+                families.model(account, &obs.region, &obs.identifier, model)
+            }
             None => {}
         }
     }
@@ -401,6 +426,9 @@ pub struct Telemetry {
     duration: HistogramVec,
     poll_duration: Gauge,
     last_poll: Gauge,
+    /// Registers the poll gauges at the first cycle's end: before it they have no value, and
+    /// a 0 would read as "last polled in 1970" (`time() - last_poll` alerts at every start).
+    poll_gauges: Arc<Once>,
 }
 
 impl Telemetry {
@@ -452,8 +480,6 @@ impl Telemetry {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(poll_duration.clone()))?;
-        registry.register(Box::new(last_poll.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -465,15 +491,13 @@ impl Telemetry {
             duration,
             poll_duration,
             last_poll,
+            poll_gauges: Arc::new(Once::new()),
         })
     }
 
     /// Creates the request and failure series of a region at zero, so `rate()` sees them from the start.
     pub fn init_region(&self, region: &str) {
-        for op in [
-            Operation::GetModelCustomizationJob,
-            Operation::GetCustomModel,
-        ] {
+        for op in Operation::ALL {
             self.requests.with_label_values(&[op.as_str(), region]);
             for kind in ErrorKind::ALL {
                 self.failures
@@ -504,6 +528,13 @@ impl Telemetry {
     pub fn observe_cycle(&self, seconds: f64, ended_at: f64) {
         self.poll_duration.set(seconds);
         self.last_poll.set(ended_at);
+        self.poll_gauges.call_once(|| {
+            for gauge in [&self.poll_duration, &self.last_poll] {
+                if let Err(error) = self.registry.register(Box::new(gauge.clone())) {
+                    tracing::error!(%error, "cannot register a poll gauge");
+                }
+            }
+        });
     }
 
     /// The current values of the exporter's own metrics.

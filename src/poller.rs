@@ -13,8 +13,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{role_account, Target};
 use crate::metrics::{encode, render, Kind, Observation, Record, Telemetry};
-use crate::source::{BedrockSource, ErrorKind};
+use crate::source::{BedrockSource, ErrorKind, FetchError};
 
 /// What the server shows: the result of the last finished poll cycle.
 #[derive(Debug, Default)]
@@ -37,7 +38,16 @@ pub struct Schedule {
     pub terminal_interval: Duration,
     /// API calls in flight at once, per target.
     pub concurrency: usize,
+    /// Bound on one read. The SDK enforces the same bound itself (`request_timeout`); the
+    /// poller's own, [`READ_GRACE`] later, keeps a source that never answers from stalling a cycle.
+    pub request_timeout: Duration,
 }
+
+/// How much longer than `request_timeout` the poller waits for a read before abandoning it.
+pub const READ_GRACE: Duration = Duration::from_secs(1);
+
+/// The wall clock, for success and poll timestamps; tests fix it.
+pub type Clock = fn() -> SystemTime;
 
 /// One account and region: its source and the identifiers read through it.
 #[derive(Debug)]
@@ -53,15 +63,22 @@ struct Entry {
 }
 
 impl<S: BedrockSource> TargetPoller<S> {
-    /// A target reading `jobs` and `models` through `source`; `region` labels their series.
-    pub fn new(source: S, region: &str, jobs: &[String], models: &[String]) -> Self {
+    /// A target reading the jobs and models of `target` through `source`; `region` (the
+    /// target's, resolved) labels their series.
+    pub fn new(source: S, region: &str, target: &Target) -> Self {
         let now = Instant::now();
-        let entries = jobs
+        let account = target
+            .role_arn
+            .as_deref()
+            .and_then(role_account)
+            .unwrap_or_default();
+        let entries = target
+            .jobs
             .iter()
             .map(|id| (Kind::Job, id))
-            .chain(models.iter().map(|id| (Kind::Model, id)))
+            .chain(target.models.iter().map(|id| (Kind::Model, id)))
             .map(|(kind, id)| Entry {
-                observation: Observation::new(kind, id.as_str(), region),
+                observation: Observation::new(kind, id.as_str(), region).with_account(account),
                 next_due: now,
             })
             .collect();
@@ -77,6 +94,7 @@ pub struct Poller<S> {
     telemetry: Telemetry,
     snapshot: watch::Sender<Arc<Snapshot>>,
     cycles: u64,
+    clock: Clock,
 }
 
 impl<S: BedrockSource> Poller<S> {
@@ -93,7 +111,14 @@ impl<S: BedrockSource> Poller<S> {
             telemetry,
             snapshot,
             cycles: 0,
+            clock: SystemTime::now,
         }
+    }
+
+    /// Replaces the wall clock used for timestamps (tests use a fixed one).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A receiver of every snapshot published from now on.
@@ -144,9 +169,10 @@ impl<S: BedrockSource> Poller<S> {
 
     /// One cycle: reads what is due at `start` (or everything), then publishes.
     async fn cycle(&mut self, start: Instant, everything: bool) {
-        let wall_start = SystemTime::now();
+        let wall_start = (self.clock)();
         let schedule = self.schedule;
         let telemetry = &self.telemetry;
+        let clock = self.clock;
         let mut reads = Vec::with_capacity(self.targets.len());
         for target in &mut self.targets {
             // Collected first: a lazy filter held across the await would make this future's
@@ -156,7 +182,14 @@ impl<S: BedrockSource> Poller<S> {
                 .iter_mut()
                 .filter(|e| everything || e.next_due <= start)
                 .collect();
-            reads.push(read_target(&target.source, due, start, schedule, telemetry));
+            reads.push(read_target(
+                &target.source,
+                due,
+                start,
+                schedule,
+                telemetry,
+                clock,
+            ));
         }
         futures_util::future::join_all(reads).await;
 
@@ -170,7 +203,7 @@ impl<S: BedrockSource> Poller<S> {
         let exposition = encode(render(&observations));
         let took = start.elapsed().as_secs_f64();
         self.telemetry
-            .observe_cycle(took, unix_seconds(SystemTime::now()));
+            .observe_cycle(took, unix_seconds((self.clock)()));
         let failed = observations.iter().filter(|o| !o.up).count();
         let identifiers = observations.len();
         // Published before it is logged, so whoever reads the log line sees this snapshot served.
@@ -200,10 +233,11 @@ async fn read_target<S: BedrockSource>(
     cycle_start: Instant,
     schedule: Schedule,
     telemetry: &Telemetry,
+    clock: Clock,
 ) {
     futures_util::stream::iter(due)
         .for_each_concurrent(schedule.concurrency, |entry| {
-            read(source, entry, cycle_start, schedule, telemetry)
+            read(source, entry, cycle_start, schedule, telemetry, clock)
         })
         .await;
 }
@@ -215,13 +249,26 @@ async fn read<S: BedrockSource>(
     cycle_start: Instant,
     schedule: Schedule,
     telemetry: &Telemetry,
+    clock: Clock,
 ) {
     let obs = &mut entry.observation;
     let started = Instant::now();
-    let result = match obs.kind {
-        Kind::Job => source.get_job(&obs.identifier).await.map(Record::Job),
-        Kind::Model => source.get_model(&obs.identifier).await.map(Record::Model),
+    let call = async {
+        match obs.kind {
+            Kind::Job => source.get_job(&obs.identifier).await.map(Record::Job),
+            Kind::Model => source.get_model(&obs.identifier).await.map(Record::Model),
+        }
     };
+    let bound = schedule.request_timeout + READ_GRACE;
+    let result = tokio::time::timeout(bound, call).await.unwrap_or_else(|_| {
+        Err(FetchError::new(
+            ErrorKind::Timeout,
+            format!(
+                "no answer within {}",
+                humantime::format_duration(schedule.request_timeout)
+            ),
+        ))
+    });
     let operation = obs.kind.operation();
     telemetry.observe_call(
         operation,
@@ -232,9 +279,9 @@ async fn read<S: BedrockSource>(
     match result {
         Ok(record) => {
             obs.up = true;
-            obs.last_success = Some(unix_seconds(SystemTime::now()));
+            obs.last_success = Some(unix_seconds(clock()));
             obs.last_error = None;
-            obs.record = Some(record);
+            obs.read(record);
         }
         Err(error) => {
             tracing::warn!(
@@ -263,10 +310,13 @@ async fn read<S: BedrockSource>(
     } else {
         schedule.interval
     };
-    // Config bounds the intervals, so this cannot overflow; saturate rather than panic anyway.
-    entry.next_due = cycle_start
-        .checked_add(wait)
-        .unwrap_or_else(|| cycle_start + Duration::from_secs(86_400 * 365));
+    entry.next_due = due_after(cycle_start, wait);
+}
+
+/// `start + wait`, or `start` itself where that instant would overflow the clock: config bounds
+/// the intervals, but the scheduler must not panic whatever it is given.
+fn due_after(start: Instant, wait: Duration) -> Instant {
+    start.checked_add(wait).unwrap_or(start)
 }
 
 /// Seconds since the Unix epoch.
@@ -274,4 +324,19 @@ pub fn unix_seconds(at: SystemTime) -> f64 {
     at.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_due_time_beyond_the_clock_does_not_panic() {
+        let now = Instant::now();
+        assert_eq!(due_after(now, Duration::MAX), now);
+        assert_eq!(
+            due_after(now, Duration::from_secs(60)),
+            now + Duration::from_secs(60)
+        );
+    }
 }

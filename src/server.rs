@@ -27,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::{encode, Telemetry};
 use crate::poller::Snapshot;
 
+/// Paths the server answers itself, which `--web.telemetry-path` cannot take.
+pub const RESERVED_PATHS: [&str; 3] = ["/", "/healthz", "/readyz"];
+
 /// How long shutdown waits for in-flight requests before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 /// A client that has not sent its request head by then is disconnected.
@@ -50,7 +53,16 @@ pub async fn serve(listener: TcpListener, state: ServerState, shutdown: Cancella
     let state = Arc::new(state);
     serve_http(listener, shutdown, move |req| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(handle(&state, &req)) }
+        async move {
+            let mut response = handle(&state, &req);
+            // Nothing here is meant to be sniffed into HTML or script: error messages and names
+            // from outside appear in bodies.
+            response.headers_mut().insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            Ok::<_, Infallible>(response)
+        }
     })
     .await;
 }
@@ -106,7 +118,7 @@ where
 fn handle(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     let path = req.uri().path();
     let get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
-    let known = path == state.telemetry_path || matches!(path, "/" | "/healthz" | "/readyz");
+    let known = path == state.telemetry_path || RESERVED_PATHS.contains(&path);
     if !known {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     }
@@ -160,12 +172,12 @@ fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     // name, so appending keeps the exposition valid.
     let mut body = snapshot.exposition.clone();
     body.extend(encode(state.telemetry.gather()));
-    let gzip = req
-        .headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(accepts_gzip);
+    let gzip = accepts_gzip(
+        req.headers()
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     let mut response = if gzip {
         match gzip_bytes(&body) {
             Ok(compressed) => {
@@ -188,18 +200,26 @@ fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     response
 }
 
-/// Whether an Accept-Encoding value allows gzip (`gzip`, `gzip;q=0.5`, `*`), not `gzip;q=0`.
-fn accepts_gzip(value: &str) -> bool {
-    value.split(',').any(|item| {
+/// Whether Accept-Encoding values allow gzip (RFC 9110, 12.5.3): an explicit `gzip` entry
+/// decides by its weight (`gzip;q=0` refuses even beside `*`); without one, `*` decides.
+fn accepts_gzip<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for item in values.into_iter().flat_map(|v| v.split(',')) {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or_default();
-        if !(coding.eq_ignore_ascii_case("gzip") || coding == "*") {
-            return false;
-        }
-        parts
+        let weight = parts
             .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
-            .all(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0))
-    })
+            .map(|q| q.trim().parse::<f32>().unwrap_or(0.0))
+            .next_back()
+            .unwrap_or(1.0);
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(weight);
+        } else if coding == "*" {
+            any = Some(weight);
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0.0)
 }
 
 fn gzip_bytes(body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -284,13 +304,21 @@ mod tests {
 
     #[test]
     fn gzip_is_negotiated_by_quality() {
-        assert!(accepts_gzip("gzip"));
-        assert!(accepts_gzip("deflate, gzip;q=0.5"));
-        assert!(accepts_gzip("*"));
-        assert!(accepts_gzip("GZIP"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("identity"));
-        assert!(!accepts_gzip(""));
+        let accepts = |v: &str| accepts_gzip([v]);
+        assert!(accepts("gzip"));
+        assert!(accepts("deflate, gzip;q=0.5"));
+        assert!(accepts("*"));
+        assert!(accepts("GZIP"));
+        assert!(accepts("identity;q=1, *;q=0.1"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("gzip;q=0, *"));
+        assert!(!accepts("*, gzip;q=0.000"));
+        assert!(!accepts("*;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts(""));
+        // Several header lines count as one list.
+        assert!(!accepts_gzip(["*", "gzip;q=0"]));
+        assert!(accepts_gzip(["identity", "gzip"]));
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Simulator {
     }
 
     /// Answers every call for `identifier` (`None`: for every identifier) with `fault` until
-    /// [`Simulator::clear_faults`].
+    /// [`Simulator::clear_faults`]. An error fault for a role ARN makes STS refuse to assume it.
     pub fn inject(&self, identifier: Option<&str>, fault: Fault) {
         self.state()
             .faults
@@ -500,7 +500,24 @@ impl Simulator {
         ) else {
             return sts_error(400, "InvalidAction", "only AssumeRole is simulated");
         };
-        self.state().assumed_roles.push(role_arn.clone());
+        let fault = {
+            let mut state = self.state();
+            state.assumed_roles.push(role_arn.clone());
+            state
+                .faults
+                .iter()
+                .find(|(id, _)| id.as_deref() == Some(role_arn.as_str()))
+                .map(|(_, fault)| fault.clone())
+        };
+        // A fault injected for the role ARN: STS refuses it.
+        if let Some(Fault::Error {
+            status,
+            code,
+            message,
+        }) = fault
+        {
+            return sts_error(status, &code, &message);
+        }
         let expiration = DateTime::from(std::time::SystemTime::now() + Duration::from_secs(3600))
             .fmt(Format::DateTime)
             .unwrap_or_default();

@@ -95,6 +95,12 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Every operation, in label order.
+    pub const ALL: [Operation; 2] = [
+        Operation::GetModelCustomizationJob,
+        Operation::GetCustomModel,
+    ];
+
     /// The operation's API name, used as the `operation` label.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,12 +120,13 @@ pub enum ErrorKind {
     Internal,
     Timeout,
     Network,
+    Credentials,
     Other,
 }
 
 impl ErrorKind {
     /// Every kind, in label order.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Throttling,
         ErrorKind::AccessDenied,
         ErrorKind::NotFound,
@@ -127,6 +134,7 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::Timeout,
         ErrorKind::Network,
+        ErrorKind::Credentials,
         ErrorKind::Other,
     ];
 
@@ -140,12 +148,15 @@ impl ErrorKind {
             ErrorKind::Internal => "internal",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Network => "network",
+            ErrorKind::Credentials => "credentials",
             ErrorKind::Other => "other",
         }
     }
 
-    /// Classifies a service error by its error code first, and by HTTP status only when the
-    /// code is missing or unknown.
+    /// Classifies a service error by its error code first. The HTTP status counts only when the
+    /// code is missing or unknown, and then only where it cannot mislead: a 404 without
+    /// `ResourceNotFoundException` comes from a wrong endpoint or a proxy, not from Bedrock saying
+    /// the job is gone, so it is `other` (and the job's last values stay).
     pub fn from_service_error(code: Option<&str>, http_status: u16) -> ErrorKind {
         match code {
             Some(
@@ -155,17 +166,22 @@ impl ErrorKind {
                 | "RequestLimitExceeded"
                 | "SlowDown",
             ) => return ErrorKind::Throttling,
+            Some("AccessDeniedException" | "UnauthorizedException") => {
+                return ErrorKind::AccessDenied
+            }
+            // The request's credentials are missing, expired or unknown to AWS, or do not match
+            // the signature: a problem of the credentials, not of the IAM policy.
             Some(
-                "AccessDeniedException"
+                "ExpiredTokenException"
+                | "ExpiredToken"
                 | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
                 | "InvalidSignatureException"
+                | "SignatureDoesNotMatch"
                 | "IncompleteSignature"
                 | "MissingAuthenticationToken"
-                | "MissingAuthenticationTokenException"
-                | "ExpiredTokenException"
-                | "InvalidClientTokenId"
-                | "UnauthorizedException",
-            ) => return ErrorKind::AccessDenied,
+                | "MissingAuthenticationTokenException",
+            ) => return ErrorKind::Credentials,
             Some("ResourceNotFoundException") => return ErrorKind::NotFound,
             Some("ValidationException" | "SerializationException") => return ErrorKind::Validation,
             Some("InternalServerException" | "ServiceUnavailableException" | "InternalFailure") => {
@@ -175,9 +191,7 @@ impl ErrorKind {
         }
         match http_status {
             429 => ErrorKind::Throttling,
-            401 | 403 => ErrorKind::AccessDenied,
-            404 => ErrorKind::NotFound,
-            400 => ErrorKind::Validation,
+            403 => ErrorKind::AccessDenied,
             500..=599 => ErrorKind::Internal,
             _ => ErrorKind::Other,
         }
@@ -266,9 +280,12 @@ mod tests {
             (Some("ResourceNotFoundException"), 400, NotFound),
             (Some("ValidationException"), 500, Validation),
             (Some("InternalServerException"), 400, Internal),
-            (Some("UnrecognizedClientException"), 403, AccessDenied),
+            (Some("UnrecognizedClientException"), 403, Credentials),
+            (Some("ExpiredTokenException"), 400, Credentials),
             (Some("SomethingNew"), 429, Throttling),
-            (None, 404, NotFound),
+            (None, 404, Other),
+            (Some("UnknownOperationException"), 404, Other),
+            (None, 400, Other),
             (None, 503, Internal),
             (None, 418, Other),
         ];

@@ -172,17 +172,32 @@ async fn readiness_follows_the_first_cycle() {
         metrics.status, 200,
         "scrapes are answered while the first cycle runs"
     );
-    assert!(metrics.text().contains("bedrock_exporter_build_info{"));
+    let text = metrics.text();
+    assert!(text.contains("bedrock_exporter_build_info{"));
+    // No cycle has ended: no poll time to report, rather than a 0 that reads as 1970.
+    for gauge in [
+        "bedrock_exporter_poll_duration_seconds",
+        "bedrock_exporter_last_poll_timestamp_seconds",
+    ] {
+        assert!(
+            series(&text, gauge).is_empty(),
+            "{gauge} before the first cycle:\n{text}"
+        );
+    }
 
     sim.clear_faults();
     exporter.wait_for_log("first poll cycle finished").await;
     assert_eq!(get(exporter.addr, "/readyz").await.status, 200);
     let text = get(exporter.addr, "/metrics").await.text();
+    assert!(sample(&text, "bedrock_exporter_poll_duration_seconds").is_some_and(|s| s >= 0.0));
+    assert!(
+        sample(&text, "bedrock_exporter_last_poll_timestamp_seconds").is_some_and(|t| t > 1.7e9)
+    );
     assert_eq!(
         sample(
             &text,
             &format!(
-                r#"bedrock_exporter_target_up{{identifier="job-1",kind="job",region="{REGION}"}}"#
+                r#"bedrock_exporter_target_up{{account_id="{ACCOUNT}",identifier="job-1",kind="job",region="{REGION}"}}"#
             )
         ),
         Some(1.0)
@@ -254,8 +269,27 @@ async fn endpoints_methods_and_encodings() {
             .collect::<Vec<_>>()
     };
     assert_eq!(metric_lines(&unzipped), metric_lines(&plain.text()));
-    let refused = request(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip;q=0")]).await;
-    assert_eq!(refused.header("Content-Encoding"), None);
+    for refusal in ["gzip;q=0", "gzip;q=0, *", "identity"] {
+        let refused = request(addr, "GET", "/metrics", &[("Accept-Encoding", refusal)]).await;
+        assert_eq!(refused.header("Content-Encoding"), None, "{refusal}");
+    }
+
+    // Every response, whatever its status, tells browsers not to sniff its type.
+    for (method, path) in [
+        ("GET", "/metrics"),
+        ("GET", "/"),
+        ("HEAD", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/nope"),
+        ("PUT", "/metrics"),
+    ] {
+        let response = request(addr, method, path, &[("Content-Length", "0")]).await;
+        assert_eq!(
+            response.header("X-Content-Type-Options"),
+            Some("nosniff"),
+            "{method} {path}"
+        );
+    }
 
     let index = get(addr, "/").await;
     assert_eq!(index.status, 200);
@@ -367,23 +401,32 @@ async fn a_taken_port_exits_1_with_one_clear_line() {
 
 #[tokio::test]
 async fn bad_flags_exit_2() {
-    for args in [
-        &["--no-such-flag"][..],
-        &["--log.format=xml"],
-        &["--log.level=loud"],
-        &["--web.telemetry-path=metrics"],
-        &["--web.listen-address=10025"],
-        &["--web.listen-address=:http"],
-        &["--web.listen-address=:70000"],
-        &["--demo", "--config.file=x.yaml"],
+    // A valid config, so that a flag checked only after start-up work would show as exit 1;
+    // --once, so that such a run ends instead of serving.
+    let config = write_config("http://127.0.0.1:9", &["job-1"]);
+    let config_flag = format!("--config.file={}", config.display());
+    for (args, named) in [
+        (&["--no-such-flag"][..], "--no-such-flag"),
+        (&["--log.format=xml"], "--log.format"),
+        (&["--log.level=loud"], "--log.level"),
+        (&["--web.telemetry-path=metrics"], "--web.telemetry-path"),
+        (&["--web.telemetry-path=/healthz"], "--web.telemetry-path"),
+        (&["--web.telemetry-path=/readyz"], "--web.telemetry-path"),
+        (&["--web.telemetry-path=/"], "--web.telemetry-path"),
+        (&["--web.listen-address=10025"], "--web.listen-address"),
+        (&["--web.listen-address=:http"], "--web.listen-address"),
+        (&["--web.listen-address=:70000"], "--web.listen-address"),
+        (&["--demo", "--config.file=x.yaml"], "--config.file"),
     ] {
-        let out = command().args(args).output().await.unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = command()
+            .arg(&config_flag)
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
     }
     for args in [&["--help"][..], &["--version"]] {
         let out = command().args(args).output().await.unwrap();
@@ -427,7 +470,7 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
     let out = once(&bad).await;
     assert_exit(&out, 1);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains(r#"bedrock_exporter_target_up{identifier="missing-job",kind="job",region="us-east-1"} 0"#), "{text}");
+    assert!(text.contains(r#"bedrock_exporter_target_up{account_id="",identifier="missing-job",kind="job",region="us-east-1"} 0"#), "{text}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("operation=GetModelCustomizationJob identifier=missing-job"),
@@ -545,5 +588,118 @@ async fn a_custom_telemetry_path_and_garbage_requests() {
 
     exporter.terminate().await;
     assert_eq!(exporter.finish().await.0, Some(0));
+    server.shutdown().await;
+}
+
+/// With no credentials anywhere in the default chain, reads fail as `credentials`, and the log
+/// says so in one readable line: not `network`, and no debug dump of SDK structures.
+#[tokio::test]
+async fn missing_credentials_are_reported_as_credentials() {
+    let (sim, server) = simulator_with_job_1().await;
+    let config = write_config(&server.endpoint_url(), &["job-1"]);
+    let out = command()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .arg("--once")
+        .arg(format!("--config.file={}", config.display()))
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("Bedrock read failed"))
+        .unwrap_or_else(|| panic!("no failed read logged:\n{stderr}"));
+    assert!(line.contains("error_kind=credentials"), "{line}");
+    for dump in ["DispatchFailure", "ConnectorError", "Error {"] {
+        assert!(!line.contains(dump), "{dump} in {line}");
+    }
+    assert!(line.len() < 1000, "{} characters: {line}", line.len());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            r#"bedrock_exporter_api_request_failures_total{error="credentials",operation="GetModelCustomizationJob",region="us-east-1"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sim.calls_for("job-1"), 0);
+    server.shutdown().await;
+}
+
+/// A target without a region takes the default one; a name it shares with a target that names
+/// that region is found once regions are resolved, before anything is read.
+#[tokio::test]
+async fn a_name_shared_with_the_default_region_is_a_config_error() {
+    let path = std::env::temp_dir().join(format!(
+        "bedrock-exporter-test-{}-shared.yaml",
+        std::process::id()
+    ));
+    std::fs::write(
+        &path,
+        format!("targets:\n  - jobs: [nightly-ft]\n  - region: {REGION}\n    jobs: [nightly-ft]\n"),
+    )
+    .unwrap();
+    let config = TempConfig(path);
+    let out = command()
+        .arg("--once")
+        .arg(format!("--config.file={}", config.display()))
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"targets[1].jobs[0]: "nightly-ft" is also listed at targets[0].jobs[0] for the same region"#),
+        "{stderr}"
+    );
+}
+
+/// SIGTERM while a large scrape is being written to a client that has not read it yet: the
+/// client still gets the whole body, and the exporter exits 0 without waiting out the grace.
+#[tokio::test]
+async fn sigterm_lets_a_slowly_read_scrape_finish() {
+    let sim = Simulator::new();
+    let names: Vec<String> = (0..2_000).map(|i| format!("job-{i:04}")).collect();
+    for name in &names {
+        sim.put_job(job(name));
+    }
+    let server = sim.spawn().await.unwrap();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let config = write_config(&server.endpoint_url(), &names);
+    let mut exporter = Exporter::start(&config).await;
+    exporter.wait_for_log("first poll cycle finished").await;
+
+    // A small receive buffer, and no reading until the exporter has been told to stop: the
+    // server is still writing the body when SIGTERM arrives.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(exporter.addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: exporter\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 1];
+    stream.read_exact(&mut first).await.unwrap();
+    exporter.terminate().await;
+    exporter.wait_for_log("SIGTERM received").await;
+
+    let mut raw = first.to_vec();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let response = parse_response(&raw);
+    assert_eq!(response.status, 200);
+    let length: usize = response.header("Content-Length").unwrap().parse().unwrap();
+    assert!(
+        length > 1 << 20,
+        "a body larger than socket buffers: {length} bytes"
+    );
+    assert_eq!(response.body.len(), length, "the whole body arrived");
+    assert!(response.text().contains(r#"job_name="job-1999""#));
+
+    let (code, log) = exporter.finish().await;
+    assert_eq!(code, Some(0), "{log:?}");
+    assert!(!log.iter().any(|l| l.contains("grace period")), "{log:?}");
     server.shutdown().await;
 }

@@ -43,6 +43,8 @@ fn invalid_files_report_exact_messages() {
         ("invalid-region.yaml", &["targets[0].region: \"US East 1\" is not a region name such as us-east-1"]),
         ("invalid-role-arn.yaml", &["targets[0].role_arn: \"arn:aws:iam::123456789012:user/bob\" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"]),
         ("invalid-endpoint-url.yaml", &["targets[0].endpoint_url: \"bedrock.us-east-1.amazonaws.com\" is not an http:// or https:// URL"]),
+        ("invalid-endpoint-credentials.yaml", &["targets[0].endpoint_url: \"https://AKIAIOSFODNN7EXAMPLE:secret@bedrock.us-east-1.amazonaws.com\" holds credentials (user:password@): credentials come only from the AWS default chain"]),
+        ("invalid-same-name-role-and-default.yaml", &["targets[1].jobs[0]: \"nightly-ft\" is also listed at targets[0].jobs[0] for the same region; give one of them by ARN"]),
         ("invalid-job-name.yaml", &["targets[0].jobs[0]: \"my_job\" is not a job name: it must start with a letter or digit and hold only letters, digits, '+', '-' and '.'"]),
         ("invalid-job-arn.yaml", &["targets[0].jobs[0]: \"arn:aws:bedrock:us-east-1:123456789012:model-customization-job/abc\" is not a model customization job ARN (arn:aws:bedrock:REGION:ACCOUNT:model-customization-job/BASE-MODEL/ID)"]),
         ("invalid-job-too-long.yaml", &["targets[0].jobs[0]: \"a123456789012345678901234567890123456789012345678901234567890123\" is longer than 63 characters, the most a job name has"]),
@@ -69,6 +71,12 @@ fn invalid_files_report_exact_messages() {
             );
         }
     }
+}
+
+#[test]
+fn valid_files_load() {
+    let config = Config::load(&testdata("valid-same-name-two-accounts.yaml")).unwrap();
+    assert_eq!(config.targets.len(), 2);
 }
 
 #[test]
@@ -100,6 +108,14 @@ fn config_check(path: &Path) -> std::process::Output {
 fn config_check_exits_2_on_every_invalid_file() {
     for entry in std::fs::read_dir(testdata("")).unwrap() {
         let path = entry.unwrap().path();
+        if !path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("invalid-")
+        {
+            continue;
+        }
         let out = config_check(&path);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
@@ -140,6 +156,11 @@ fn config_check_reports_a_missing_file() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.starts_with("cannot read config file /nonexistent/config.yaml: No such file"),
+        "{stderr}"
+    );
+    // A newcomer without a config file is told where to start.
+    assert!(
+        stderr.contains("bedrock-exporter --demo") && stderr.contains("config.example.yaml"),
         "{stderr}"
     );
 }

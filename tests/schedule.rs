@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use bedrock_exporter::metrics::Telemetry;
-use bedrock_exporter::poller::{Poller, Schedule, TargetPoller};
+use bedrock_exporter::poller::{Poller, Schedule, TargetPoller, READ_GRACE};
 use bedrock_exporter::simulator::{Fault, Simulator};
 use common::*;
 use tokio::time::Instant;
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 const INTERVAL: Duration = Duration::from_secs(60);
 const TERMINAL: Duration = Duration::from_secs(600);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn poller(
     sim: &Simulator,
@@ -22,14 +23,17 @@ fn poller(
     models: &[&str],
     concurrency: usize,
 ) -> Poller<Simulator> {
-    let jobs: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
-    let models: Vec<String> = models.iter().map(|s| s.to_string()).collect();
     Poller::new(
-        vec![TargetPoller::new(sim.clone(), REGION, &jobs, &models)],
+        vec![TargetPoller::new(
+            sim.clone(),
+            REGION,
+            &target(jobs, models),
+        )],
         Schedule {
             interval: INTERVAL,
             terminal_interval: TERMINAL,
             concurrency,
+            request_timeout: REQUEST_TIMEOUT,
         },
         Telemetry::new().unwrap(),
     )
@@ -147,4 +151,42 @@ async fn calls_in_flight_are_bounded_by_concurrency() {
         .collect();
     started.sort();
     assert_eq!(started, [0, 0, 30, 30, 60]);
+}
+
+/// A source that never answers (no SDK timeout of its own) cannot stall the cycle: the poller
+/// gives up on the read shortly after `request_timeout` and reports a timeout.
+#[tokio::test(start_paused = true)]
+async fn a_read_that_never_answers_is_abandoned() {
+    let sim = Simulator::new();
+    sim.put_job(job("stuck-1"));
+    sim.put_job(job("fine-1"));
+    sim.inject(Some("stuck-1"), Fault::Hold);
+    let start = Instant::now();
+    let poller = poller(&sim, &["stuck-1", "fine-1"], &[], 4);
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
+    let finished = Instant::now() - start;
+    shutdown.cancel();
+    task.await.unwrap();
+
+    assert_eq!(finished, REQUEST_TIMEOUT + READ_GRACE);
+    let snapshot = snapshots.borrow().clone();
+    let stuck = snapshot
+        .observations
+        .iter()
+        .find(|o| o.identifier == "stuck-1")
+        .unwrap();
+    assert!(!stuck.up);
+    let error = stuck.last_error.as_ref().unwrap();
+    assert_eq!(
+        error.kind(),
+        bedrock_exporter::source::ErrorKind::Timeout,
+        "{error}"
+    );
+    assert!(snapshot
+        .observations
+        .iter()
+        .any(|o| o.identifier == "fine-1" && o.up));
 }

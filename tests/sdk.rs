@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bedrock_exporter::aws::AwsSource;
 use bedrock_exporter::config::Target;
@@ -110,16 +110,15 @@ impl Harness {
         let sim = Simulator::new();
         let sim_server = sim.spawn().await.unwrap();
         let source = aws_source(&sim_server.endpoint_url(), timeout).await;
-        let jobs: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
-        let models: Vec<String> = models.iter().map(|s| s.to_string()).collect();
         let telemetry = Telemetry::new().unwrap();
         let schedule = Schedule {
             interval: Duration::from_secs(60),
             terminal_interval: Duration::from_secs(600),
             concurrency: 4,
+            request_timeout: timeout,
         };
         let poller = Poller::new(
-            vec![TargetPoller::new(source, REGION, &jobs, &models)],
+            vec![TargetPoller::new(source, REGION, &target(jobs, models))],
             schedule,
             telemetry.clone(),
         );
@@ -160,7 +159,7 @@ fn up(text: &str, kind: &str, id: &str) -> Option<f64> {
     sample(
         text,
         &format!(
-            r#"bedrock_exporter_target_up{{identifier="{id}",kind="{kind}",region="{REGION}"}}"#
+            r#"bedrock_exporter_target_up{{account_id="{ACCOUNT}",identifier="{id}",kind="{kind}",region="{REGION}"}}"#
         ),
     )
 }
@@ -171,6 +170,25 @@ fn failures(text: &str, operation: &str, kind: &str) -> f64 {
         &format!(r#"bedrock_exporter_api_request_failures_total{{error="{kind}",operation="{operation}",region="{REGION}"}}"#),
     )
     .unwrap_or_else(|| panic!("no failure counter for {kind}"))
+}
+
+fn requests(text: &str, operation: &str) -> f64 {
+    sample(
+        text,
+        &format!(
+            r#"bedrock_exporter_api_requests_total{{operation="{operation}",region="{REGION}"}}"#
+        ),
+    )
+    .unwrap_or_else(|| panic!("no request counter for {operation}"))
+}
+
+fn last_success(text: &str, job: &str) -> Option<f64> {
+    sample(
+        text,
+        &format!(
+            r#"bedrock_exporter_target_last_success_timestamp_seconds{{account_id="{ACCOUNT}",identifier="{job}",kind="job",region="{REGION}"}}"#
+        ),
+    )
 }
 
 fn job_series(text: &str, name: &str) -> usize {
@@ -222,10 +240,28 @@ async fn error_matrix() {
             attempts: 3,
             keeps_series: true,
         },
-        // A 403 whose code is not AccessDenied is still classified by its code.
+        // A 403 whose code says the credentials are bad is classified by its code.
         Case {
             fault: Fault::error(403, "UnrecognizedClientException", "bad key"),
-            kind: "access_denied",
+            kind: "credentials",
+            attempts: 1,
+            keeps_series: true,
+        },
+        Case {
+            fault: Fault::error(
+                400,
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            ),
+            kind: "credentials",
+            attempts: 1,
+            keeps_series: true,
+        },
+        // A 404 that is not Bedrock's ResourceNotFound (a wrong endpoint, a proxy) says nothing
+        // about the job: its series stay.
+        Case {
+            fault: Fault::error(404, "UnknownOperationException", "Unknown operation"),
+            kind: "other",
             attempts: 1,
             keeps_series: true,
         },
@@ -303,6 +339,24 @@ async fn error_matrix() {
             failures(&before, "GetModelCustomizationJob", case.kind) + 1.0,
             "{label}"
         );
+        // Each call counts once, however many attempts it took: two jobs and one model read.
+        assert_eq!(
+            requests(&during, "GetModelCustomizationJob"),
+            requests(&before, "GetModelCustomizationJob") + 2.0,
+            "{label}"
+        );
+        assert_eq!(
+            requests(&during, "GetCustomModel"),
+            requests(&before, "GetCustomModel") + 1.0,
+            "{label}"
+        );
+        // The last success keeps its time: it tells how old the kept values are.
+        assert_eq!(
+            last_success(&during, "victim"),
+            last_success(&before, "victim"),
+            "{label}"
+        );
+        assert!(last_success(&during, "victim").is_some(), "{label}");
         assert_eq!(
             h.sim.calls_for("victim") - calls_before,
             case.attempts,
@@ -379,6 +433,10 @@ async fn golden_exposition() {
     let job_ids: Vec<&str> = job_ids.iter().map(String::as_str).collect();
     let model_ids: Vec<&str> = model_ids.iter().map(String::as_str).collect();
     let mut h = Harness::start(&job_ids, &model_ids, TIMEOUT).await;
+    // A fixed wall clock, so success timestamps are part of the golden text.
+    h.poller = h
+        .poller
+        .with_clock(|| UNIX_EPOCH + Duration::from_secs(1_795_000_000));
     for j in jobs {
         h.sim.put_job(j);
     }
@@ -387,23 +445,7 @@ async fn golden_exposition() {
     }
     assert!(!h.poller.poll_all().await, "the 'gone' identifiers fail");
     let text = String::from_utf8(h.poller.snapshot().exposition.clone()).unwrap();
-    // Success times are wall-clock; everything else is fixed by the records.
-    let text: String = text
-        .lines()
-        .filter(|l| !l.contains("bedrock_exporter_target_last_success_timestamp_seconds"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bedrock.prom");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
-    }
-    let want = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 writes it)");
-    assert!(
-        text == want,
-        "exposition differs from {}:\n{text}",
-        path.display()
-    );
+    assert_golden(&text, "tests/golden/bedrock.prom");
     h.stop().await;
 }
 
@@ -446,5 +488,92 @@ async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
         sim.calls().last().unwrap().access_key,
         "AKIDTESTTESTTESTTEST"
     );
+    server.shutdown().await;
+}
+
+/// An STS that refuses the role: every read fails as `credentials`, with STS's reason in one
+/// readable line, not a debug dump of SDK structures.
+#[tokio::test]
+async fn a_refused_assume_role_is_a_credentials_failure() {
+    let sim = Simulator::new();
+    let server = sim.spawn().await.unwrap();
+    sim.put_job(job("job-1"));
+    let role = "arn:aws:iam::123456789012:role/bedrock-reader";
+    sim.inject(
+        Some(role),
+        Fault::error(
+            403,
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole",
+        ),
+    );
+    let base = sdk_config()
+        .into_builder()
+        .endpoint_url(server.endpoint_url())
+        .build();
+    let target = Target {
+        role_arn: Some(role.to_owned()),
+        endpoint_url: Some(server.endpoint_url()),
+        ..target(&["job-1"], &[])
+    };
+    let (source, _) = AwsSource::new(&base, &target, &settings(TIMEOUT))
+        .await
+        .unwrap();
+    let err = source.get_job("job-1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Credentials, "{err}");
+    assert!(
+        err.message()
+            .contains("not authorized to perform: sts:AssumeRole"),
+        "{err}"
+    );
+    for dump in ["DispatchFailure", "ConnectorError", "{", "\n"] {
+        assert!(!err.message().contains(dump), "{dump:?} in {err}");
+    }
+    assert_eq!(
+        sim.calls_for("job-1"),
+        0,
+        "nothing reached Bedrock unsigned"
+    );
+    server.shutdown().await;
+}
+
+/// A provider chain that finds no credentials: `credentials`, not `network`.
+#[tokio::test]
+async fn no_credentials_in_the_chain_is_a_credentials_failure() {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+
+    #[derive(Debug)]
+    struct Empty;
+    impl ProvideCredentials for Empty {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
+                "no providers in chain provided credentials",
+            )))
+        }
+    }
+
+    let sim = Simulator::new();
+    let server = sim.spawn().await.unwrap();
+    sim.put_job(job("job-1"));
+    let base = sdk_config()
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Empty))
+        .build();
+    let target = Target {
+        endpoint_url: Some(server.endpoint_url()),
+        ..target(&["job-1"], &[])
+    };
+    let (source, _) = AwsSource::new(&base, &target, &settings(TIMEOUT))
+        .await
+        .unwrap();
+    let err = source.get_job("job-1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Credentials, "{err}");
+    assert!(err.message().contains("no providers in chain"), "{err}");
+    assert!(!err.message().contains("DispatchFailure"), "{err}");
+    assert_eq!(sim.calls_for("job-1"), 0);
     server.shutdown().await;
 }

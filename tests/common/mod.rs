@@ -115,6 +115,16 @@ pub fn model(name: &str) -> ModelRecord {
     }
 }
 
+/// A target listing `jobs` and `models` in [`REGION`].
+pub fn target(jobs: &[&str], models: &[&str]) -> Target {
+    Target {
+        region: Some(REGION.to_owned()),
+        jobs: jobs.iter().map(|s| s.to_string()).collect(),
+        models: models.iter().map(|s| s.to_string()).collect(),
+        ..Target::default()
+    }
+}
+
 /// Credentials and region for talking to the simulator; nothing from the environment.
 pub fn sdk_config() -> SdkConfig {
     bedrock_exporter::aws::static_config(REGION, "AKIDTESTTESTTESTTEST", "test-secret")
@@ -231,4 +241,53 @@ pub fn series<'a>(exposition: &'a str, name: &str) -> Vec<&'a str> {
                 .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
         })
         .collect()
+}
+
+/// Compares `text` with the golden file at `relative` (from the crate root), showing the lines
+/// that differ. `UPDATE_GOLDEN=1` rewrites the file instead.
+pub fn assert_golden(text: &str, relative: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, text).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    if text != want {
+        panic!(
+            "output differs from {} (- golden, + output; UPDATE_GOLDEN=1 rewrites it):\n{}",
+            path.display(),
+            line_diff(&want, text)
+        );
+    }
+}
+
+/// The lines only in `old` (`-`) or only in `new` (`+`), in order, from a longest common
+/// subsequence of lines, with the line number in `new` for orientation.
+pub fn line_diff(old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // lcs[i][j]: the longest common subsequence of a[i..] and b[j..].
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&format!("{:>5} + {}\n", j + 1, b[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("{:>5} - {}\n", j + 1, a[i]));
+            i += 1;
+        }
+    }
+    out
 }
