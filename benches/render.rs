@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bedrock_exporter::metrics::{encode, render, Kind, Observation, Record, Telemetry};
-use bedrock_exporter::source::{JobRecord, ModelRecord, StatusDetails};
+use bedrock_exporter::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
+use bedrock_exporter::exposition::{encode, render, Telemetry};
+use bedrock_exporter::fleet::Observation;
 
 const JOBS: usize = 1_000;
 const MODELS: usize = 300;

@@ -5,11 +5,11 @@ use aws_config::SdkConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::{AwsSource, ClientSettings};
+use crate::bedrock::aws::{AwsSource, ClientSettings};
 use crate::config::Config;
-use crate::metrics::Telemetry;
-use crate::poller::{Poller, Schedule, TargetPoller};
-use crate::server::{serve, ServerState};
+use crate::exposition::Telemetry;
+use crate::fleet::poller::{Poller, Schedule, TargetPoller};
+use crate::http::{serve, ServerState};
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +18,7 @@ pub enum StartError {
     Client {
         index: usize,
         #[source]
-        source: crate::aws::ClientError,
+        source: crate::bedrock::aws::ClientError,
     },
     #[error("once every target's region is resolved:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     SharedNames {
@@ -106,7 +106,7 @@ pub async fn bind(address: &str) -> Result<TcpListener, StartError> {
 }
 
 /// Runs the poller and the server until `shutdown` is cancelled, then waits for both.
-pub async fn run<S: crate::source::BedrockSource + 'static>(
+pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
     listener: TcpListener,
     poller: Poller<S>,
     telemetry: Telemetry,

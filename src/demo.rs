@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::bedrock::{JobRecord, ModelRecord, StatusDetails};
 use crate::config::{Config, Target};
-use crate::poller::unix_seconds;
-use crate::source::{JobRecord, ModelRecord, StatusDetails};
+use crate::fleet::poller::unix_seconds;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -363,7 +363,7 @@ fn round4(x: f64) -> f64 {
 
 /// The demo's AWS settings: static credentials, and its region.
 pub fn sdk_config() -> aws_config::SdkConfig {
-    crate::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
+    crate::bedrock::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
 }
 
 /// The config `--demo` runs with: every demo job and model (some by ARN, as users write them),

@@ -20,12 +20,10 @@
 //! - [`app`]: wires it all for the binary: build sources, run poller and server until shutdown.
 
 pub mod app;
-pub mod aws;
+pub mod bedrock;
 pub mod config;
 pub mod demo;
-pub mod metrics;
-pub mod poller;
-pub mod server;
-pub mod simulator;
-pub mod source;
-pub mod telemetry;
+pub mod exposition;
+pub mod fleet;
+pub mod http;
+pub mod logging;

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bedrock_exporter::app::{self, StartError};
-use bedrock_exporter::aws::{default_config, AwsSource, ClientSettings};
+use bedrock_exporter::bedrock::aws::{default_config, AwsSource, ClientSettings};
+use bedrock_exporter::bedrock::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::config::Config;
 use bedrock_exporter::config::ConfigError;
 use bedrock_exporter::demo;
-use bedrock_exporter::metrics::{encode, Telemetry};
-use bedrock_exporter::poller::Poller;
-use bedrock_exporter::server;
-use bedrock_exporter::simulator::{RunningSimulator, Simulator};
-use bedrock_exporter::telemetry::{self, LogFormat, LogLevel};
+use bedrock_exporter::exposition::{encode, Telemetry};
+use bedrock_exporter::fleet::poller::Poller;
+use bedrock_exporter::http as server;
+use bedrock_exporter::logging::{self, LogFormat, LogLevel};
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinHandle;
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
         // the SDK use it instead. Removed before any thread starts.
         std::env::remove_var("AWS_BEARER_TOKEN_BEDROCK");
     }
-    if let Err(error) = telemetry::init(flags.log_level, flags.log_format) {
+    if let Err(error) = logging::init(flags.log_level, flags.log_format) {
         eprintln!("cannot set up logging: {error}");
         return ExitCode::from(1);
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bedrock_exporter::simulator::{Fault, RunningSimulator, Simulator};
+use bedrock_exporter::bedrock::simulator::{Fault, RunningSimulator, Simulator};
 use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;

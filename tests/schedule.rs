@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use bedrock_exporter::metrics::Telemetry;
-use bedrock_exporter::poller::{Poller, Schedule, TargetPoller, READ_GRACE};
-use bedrock_exporter::simulator::{Fault, Simulator};
+use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
+use bedrock_exporter::exposition::Telemetry;
+use bedrock_exporter::fleet::poller::{Poller, Schedule, TargetPoller, READ_GRACE};
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -182,7 +182,7 @@ async fn a_read_that_never_answers_is_abandoned() {
     let error = stuck.last_error.as_ref().unwrap();
     assert_eq!(
         error.kind(),
-        bedrock_exporter::source::ErrorKind::Timeout,
+        bedrock_exporter::bedrock::ErrorKind::Timeout,
         "{error}"
     );
     assert!(snapshot

@@ -6,13 +6,13 @@ mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use bedrock_exporter::aws::AwsSource;
+use bedrock_exporter::bedrock::aws::AwsSource;
+use bedrock_exporter::bedrock::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
+use bedrock_exporter::bedrock::{BedrockSource, ErrorKind, JobRecord, ModelRecord, StatusDetails};
 use bedrock_exporter::config::Target;
-use bedrock_exporter::metrics::Telemetry;
-use bedrock_exporter::poller::{Poller, Schedule, TargetPoller};
-use bedrock_exporter::server::{serve, ServerState};
-use bedrock_exporter::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
-use bedrock_exporter::source::{BedrockSource, ErrorKind, JobRecord, ModelRecord, StatusDetails};
+use bedrock_exporter::exposition::Telemetry;
+use bedrock_exporter::fleet::poller::{Poller, Schedule, TargetPoller};
+use bedrock_exporter::http::{serve, ServerState};
 use common::*;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -98,11 +98,11 @@ async fn unknown_names_are_not_found() {
 /// Exporter pieces wired as the binary wires them, with the server on a loopback port.
 struct Harness {
     sim: Simulator,
-    poller: Poller<bedrock_exporter::aws::AwsSource>,
+    poller: Poller<bedrock_exporter::bedrock::aws::AwsSource>,
     addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
-    sim_server: bedrock_exporter::simulator::RunningSimulator,
+    sim_server: bedrock_exporter::bedrock::simulator::RunningSimulator,
 }
 
 impl Harness {

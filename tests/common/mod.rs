@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
-use bedrock_exporter::aws::{AwsSource, ClientSettings};
+use bedrock_exporter::bedrock::aws::{AwsSource, ClientSettings};
+use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
 use bedrock_exporter::config::Target;
-use bedrock_exporter::source::{JobRecord, ModelRecord, StatusDetails};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -127,7 +127,7 @@ pub fn target(jobs: &[&str], models: &[&str]) -> Target {
 
 /// Credentials and region for talking to the simulator; nothing from the environment.
 pub fn sdk_config() -> SdkConfig {
-    bedrock_exporter::aws::static_config(REGION, "AKIDTESTTESTTESTTEST", "test-secret")
+    bedrock_exporter::bedrock::aws::static_config(REGION, "AKIDTESTTESTTESTTEST", "test-secret")
 }
 
 /// Standard retries, 3 attempts, with short backoff so retried faults finish quickly.

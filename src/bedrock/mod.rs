@@ -1,7 +1,12 @@
-//! What the exporter reads from Bedrock, in the project's own types, and the trait that reads it.
+//! Bedrock as the exporter sees it: the project's own record types, the [`BedrockSource`] trait
+//! that reads them, and its two implementations.
 //!
-//! The poller is generic over [`BedrockSource`]; [`crate::aws`] implements it with the real SDK and
-//! [`crate::simulator`] implements it in-process for tests that run on paused time.
+//! The poller is generic over [`BedrockSource`]; [`aws`] implements it with the real SDK and
+//! [`simulator`] implements it in-process for tests that run on paused time (and serves the same
+//! records over HTTP, for the SDK).
+
+pub mod aws;
+pub mod simulator;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -66,6 +71,36 @@ pub struct ModelRecord {
     pub hyper_parameters: BTreeMap<String, String>,
     pub training_loss: Option<f64>,
     pub validation_losses: Vec<Option<f64>>,
+}
+
+/// The kind of a configured identifier, as the `kind` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Job,
+    Model,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Job => "job",
+            Kind::Model => "model",
+        }
+    }
+
+    pub fn operation(self) -> Operation {
+        match self {
+            Kind::Job => Operation::GetModelCustomizationJob,
+            Kind::Model => Operation::GetCustomModel,
+        }
+    }
+}
+
+/// The last record read for an identifier.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Job(JobRecord),
+    Model(ModelRecord),
 }
 
 /// Job statuses after which a job no longer changes.

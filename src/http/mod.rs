@@ -24,8 +24,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{encode, Telemetry};
-use crate::poller::Snapshot;
+use crate::exposition::{encode, Telemetry};
+use crate::fleet::poller::Snapshot;
 
 /// Paths the server answers itself, which `--web.telemetry-path` cannot take.
 pub const RESERVED_PATHS: [&str; 3] = ["/", "/healthz", "/readyz"];

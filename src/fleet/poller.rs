@@ -13,9 +13,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, Record};
 use crate::config::{role_account, Target};
-use crate::metrics::{encode, render, Kind, Observation, Record, Telemetry};
-use crate::source::{BedrockSource, ErrorKind, FetchError};
+use crate::exposition::{encode, render, Telemetry};
+use crate::fleet::Observation;
 
 /// What the server shows: the result of the last finished poll cycle.
 #[derive(Debug, Default)]

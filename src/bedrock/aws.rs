@@ -21,8 +21,8 @@ use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_smithy_types::error::ErrorMetadata;
 
+use crate::bedrock::{BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, StatusDetails};
 use crate::config::Target;
-use crate::source::{BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, StatusDetails};
 
 /// How each call is made: its time bound and the retry policy.
 #[derive(Debug, Clone)]

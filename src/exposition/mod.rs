@@ -1,126 +1,18 @@
-//! Metric families: the pure mapping from what the poller last saw to Bedrock series, and the
-//! exporter's own telemetry.
+//! The exposition: the pure mapping from what the fleet last saw to Bedrock series, and the
+//! exporter's own metrics ([`telemetry`]).
 //!
 //! [`render`] builds a fresh registry from a list of [`Observation`]s each cycle, so a series whose
-//! record went away cannot linger. [`Telemetry`] holds the counters and histograms that live for the
-//! life of the process.
+//! record went away cannot linger.
 
-use std::sync::{Arc, Once};
+pub mod telemetry;
 
 use prometheus::proto::MetricFamily;
-use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 
-use crate::source::{account_of_arn, ErrorKind, FetchError, JobRecord, ModelRecord, Operation};
+pub use telemetry::Telemetry;
 
-/// The kind of a configured identifier, as the `kind` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Job,
-    Model,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Job => "job",
-            Kind::Model => "model",
-        }
-    }
-
-    pub fn operation(self) -> Operation {
-        match self {
-            Kind::Job => Operation::GetModelCustomizationJob,
-            Kind::Model => Operation::GetCustomModel,
-        }
-    }
-}
-
-/// The last record read for an identifier.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    Job(JobRecord),
-    Model(ModelRecord),
-}
-
-/// What the poller knows of one configured identifier.
-#[derive(Debug, Clone)]
-pub struct Observation {
-    pub kind: Kind,
-    /// The identifier as configured (name or ARN).
-    pub identifier: String,
-    pub region: String,
-    /// The `account_id` label: of the ARN once one is known (configured, or read), else the
-    /// target's role account, else empty. Kept after a 404, so the series keeps its labels.
-    pub account: String,
-    /// The last record read; `None` before the first success and after a 404.
-    pub record: Option<Record>,
-    /// Whether the last read succeeded.
-    pub up: bool,
-    /// Unix time of the last successful read.
-    pub last_success: Option<f64>,
-    /// The error of the last read, if it failed.
-    pub last_error: Option<FetchError>,
-}
-
-impl Observation {
-    /// A configured identifier that has not been read yet.
-    pub fn new(kind: Kind, identifier: impl Into<String>, region: impl Into<String>) -> Self {
-        let identifier = identifier.into();
-        Observation {
-            kind,
-            account: account_of_arn(&identifier).unwrap_or_default().to_owned(),
-            identifier,
-            region: region.into(),
-            record: None,
-            up: false,
-            last_success: None,
-            last_error: None,
-        }
-    }
-
-    /// Sets the account to report until an ARN tells it (the target's role account).
-    pub fn with_account(mut self, role_account: &str) -> Self {
-        if self.account.is_empty() {
-            self.account = role_account.to_owned();
-        }
-        self
-    }
-
-    /// Records a successful read: the record, and the account its ARN names.
-    pub fn read(&mut self, record: Record) {
-        let arn = match &record {
-            Record::Job(job) => job.job_arn.as_deref(),
-            Record::Model(model) => model.model_arn.as_deref(),
-        };
-        if let Some(account) = arn.and_then(account_of_arn) {
-            if account != self.account {
-                self.account = account.to_owned();
-            }
-        }
-        self.record = Some(record);
-    }
-
-    /// The failure message of a failed job or model, for the index page.
-    pub fn failure_message(&self) -> Option<&str> {
-        match &self.record {
-            Some(Record::Job(job)) => job.failure_message.as_deref(),
-            Some(Record::Model(model)) => model.failure_message.as_deref(),
-            None => None,
-        }
-    }
-
-    /// The status shown for this identifier on the index page.
-    pub fn status(&self) -> Option<&str> {
-        match &self.record {
-            Some(Record::Job(job)) => job.status.as_deref(),
-            Some(Record::Model(model)) => model.model_status.as_deref(),
-            None => None,
-        }
-    }
-}
+use crate::bedrock::{JobRecord, ModelRecord, Record};
+use crate::fleet::Observation;
 
 /// Known job statuses (`ModelCustomizationJobStatus`).
 pub const JOB_STATUSES: [&str; 5] = ["InProgress", "Completed", "Failed", "Stopping", "Stopped"];
@@ -417,132 +309,6 @@ pub fn render(observations: &[Observation]) -> Vec<MetricFamily> {
     registry.gather()
 }
 
-/// The exporter's own metrics, which live as long as the process.
-#[derive(Debug, Clone)]
-pub struct Telemetry {
-    registry: Registry,
-    requests: IntCounterVec,
-    failures: IntCounterVec,
-    duration: HistogramVec,
-    poll_duration: Gauge,
-    last_poll: Gauge,
-    /// Registers the poll gauges at the first cycle's end: before it they have no value, and
-    /// a 0 would read as "last polled in 1970" (`time() - last_poll` alerts at every start).
-    poll_gauges: Arc<Once>,
-}
-
-impl Telemetry {
-    /// Registers the exporter's metrics and, on Linux, the standard `process_*` metrics.
-    pub fn new() -> Result<Telemetry, prometheus::Error> {
-        let registry = Registry::new();
-        let build_info = GaugeVec::new(
-            Opts::new(
-                "bedrock_exporter_build_info",
-                "Version of the exporter and the Rust compiler it was built with; always 1.",
-            ),
-            &["version", "revision", "rustc_version"],
-        )?;
-        build_info
-            .with_label_values(&[
-                env!("CARGO_PKG_VERSION"),
-                env!("BEDROCK_EXPORTER_REVISION"),
-                env!("BEDROCK_EXPORTER_RUSTC_VERSION"),
-            ])
-            .set(1.0);
-        let requests = IntCounterVec::new(
-            Opts::new("bedrock_exporter_api_requests_total", "Bedrock API calls made, each counted once however many attempts the SDK's retries took."),
-            &["operation", "region"],
-        )?;
-        let failures = IntCounterVec::new(
-            Opts::new(
-                "bedrock_exporter_api_request_failures_total",
-                "Bedrock API calls that failed after retries, by the cause of the last attempt.",
-            ),
-            &["operation", "region", "error"],
-        )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "bedrock_exporter_api_request_duration_seconds",
-                "Duration of Bedrock API calls, SDK retries included.",
-            )
-            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-            &["operation", "region"],
-        )?;
-        let poll_duration = Gauge::new(
-            "bedrock_exporter_poll_duration_seconds",
-            "Duration of the last poll cycle.",
-        )?;
-        let last_poll = Gauge::new(
-            "bedrock_exporter_last_poll_timestamp_seconds",
-            "End of the last poll cycle, in seconds since the Unix epoch.",
-        )?;
-        registry.register(Box::new(build_info))?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(failures.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        #[cfg(target_os = "linux")]
-        registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
-        Ok(Telemetry {
-            registry,
-            requests,
-            failures,
-            duration,
-            poll_duration,
-            last_poll,
-            poll_gauges: Arc::new(Once::new()),
-        })
-    }
-
-    /// Creates the request and failure series of a region at zero, so `rate()` sees them from the start.
-    pub fn init_region(&self, region: &str) {
-        for op in Operation::ALL {
-            self.requests.with_label_values(&[op.as_str(), region]);
-            for kind in ErrorKind::ALL {
-                self.failures
-                    .with_label_values(&[op.as_str(), region, kind.as_str()]);
-            }
-        }
-    }
-
-    /// Records one API call: its duration and, if it failed, why.
-    pub fn observe_call(
-        &self,
-        op: Operation,
-        region: &str,
-        seconds: f64,
-        error: Option<ErrorKind>,
-    ) {
-        let labels = [op.as_str(), region];
-        self.requests.with_label_values(&labels).inc();
-        self.duration.with_label_values(&labels).observe(seconds);
-        if let Some(kind) = error {
-            self.failures
-                .with_label_values(&[op.as_str(), region, kind.as_str()])
-                .inc();
-        }
-    }
-
-    /// Records the end of a poll cycle.
-    pub fn observe_cycle(&self, seconds: f64, ended_at: f64) {
-        self.poll_duration.set(seconds);
-        self.last_poll.set(ended_at);
-        self.poll_gauges.call_once(|| {
-            for gauge in [&self.poll_duration, &self.last_poll] {
-                if let Err(error) = self.registry.register(Box::new(gauge.clone())) {
-                    tracing::error!(%error, "cannot register a poll gauge");
-                }
-            }
-        });
-    }
-
-    /// The current values of the exporter's own metrics.
-    pub fn gather(&self) -> Vec<MetricFamily> {
-        self.registry.gather()
-    }
-}
-
 /// Encodes families as the Prometheus text format 0.0.4, ordered by name.
 pub fn encode(mut families: Vec<MetricFamily>) -> Vec<u8> {
     families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -558,6 +324,7 @@ pub fn encode(mut families: Vec<MetricFamily>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bedrock::Kind;
 
     #[test]
     fn failure_messages_become_one_short_line() {

@@ -23,10 +23,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::bedrock::{
+    BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, Operation, Record,
+};
 use crate::demo::Fleet;
-use crate::metrics::Record;
-use crate::server::{escape, response, serve_http, HttpResponse};
-use crate::source::{BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, Operation};
+use crate::http::{escape, response, serve_http, HttpResponse};
 
 /// A failure the simulator answers with instead of the record.
 #[derive(Debug, Clone, PartialEq)]
@@ -710,7 +711,7 @@ pub fn job_json(job: &JobRecord) -> Value {
     let account = job
         .job_arn
         .as_deref()
-        .and_then(crate::source::account_of_arn)
+        .and_then(crate::bedrock::account_of_arn)
         .unwrap_or("123456789012");
     m.insert(
         "roleArn".to_owned(),

@@ -1,0 +1,135 @@
+//! The exporter's own metrics: API calls, their failures and durations, poll cycles, the build,
+//! and the standard process metrics. They live as long as the process, in a registry of their own.
+
+use std::sync::{Arc, Once};
+
+use prometheus::proto::MetricFamily;
+use prometheus::{Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+use crate::bedrock::{ErrorKind, Operation};
+
+/// The exporter's own metrics, which live as long as the process.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    registry: Registry,
+    requests: IntCounterVec,
+    failures: IntCounterVec,
+    duration: HistogramVec,
+    poll_duration: Gauge,
+    last_poll: Gauge,
+    /// Registers the poll gauges at the first cycle's end: before it they have no value, and
+    /// a 0 would read as "last polled in 1970" (`time() - last_poll` alerts at every start).
+    poll_gauges: Arc<Once>,
+}
+
+impl Telemetry {
+    /// Registers the exporter's metrics and, on Linux, the standard `process_*` metrics.
+    pub fn new() -> Result<Telemetry, prometheus::Error> {
+        let registry = Registry::new();
+        let build_info = GaugeVec::new(
+            Opts::new(
+                "bedrock_exporter_build_info",
+                "Version of the exporter and the Rust compiler it was built with; always 1.",
+            ),
+            &["version", "revision", "rustc_version"],
+        )?;
+        build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("BEDROCK_EXPORTER_REVISION"),
+                env!("BEDROCK_EXPORTER_RUSTC_VERSION"),
+            ])
+            .set(1.0);
+        let requests = IntCounterVec::new(
+            Opts::new("bedrock_exporter_api_requests_total", "Bedrock API calls made, each counted once however many attempts the SDK's retries took."),
+            &["operation", "region"],
+        )?;
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "bedrock_exporter_api_request_failures_total",
+                "Bedrock API calls that failed after retries, by the cause of the last attempt.",
+            ),
+            &["operation", "region", "error"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "bedrock_exporter_api_request_duration_seconds",
+                "Duration of Bedrock API calls, SDK retries included.",
+            )
+            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["operation", "region"],
+        )?;
+        let poll_duration = Gauge::new(
+            "bedrock_exporter_poll_duration_seconds",
+            "Duration of the last poll cycle.",
+        )?;
+        let last_poll = Gauge::new(
+            "bedrock_exporter_last_poll_timestamp_seconds",
+            "End of the last poll cycle, in seconds since the Unix epoch.",
+        )?;
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Telemetry {
+            registry,
+            requests,
+            failures,
+            duration,
+            poll_duration,
+            last_poll,
+            poll_gauges: Arc::new(Once::new()),
+        })
+    }
+
+    /// Creates the request and failure series of a region at zero, so `rate()` sees them from the start.
+    pub fn init_region(&self, region: &str) {
+        for op in Operation::ALL {
+            self.requests.with_label_values(&[op.as_str(), region]);
+            for kind in ErrorKind::ALL {
+                self.failures
+                    .with_label_values(&[op.as_str(), region, kind.as_str()]);
+            }
+        }
+    }
+
+    /// Records one API call: its duration and, if it failed, why.
+    pub fn observe_call(
+        &self,
+        op: Operation,
+        region: &str,
+        seconds: f64,
+        error: Option<ErrorKind>,
+    ) {
+        let labels = [op.as_str(), region];
+        self.requests.with_label_values(&labels).inc();
+        self.duration.with_label_values(&labels).observe(seconds);
+        if let Some(kind) = error {
+            self.failures
+                .with_label_values(&[op.as_str(), region, kind.as_str()])
+                .inc();
+        }
+    }
+
+    /// Records the end of a poll cycle.
+    pub fn observe_cycle(&self, seconds: f64, ended_at: f64) {
+        self.poll_duration.set(seconds);
+        self.last_poll.set(ended_at);
+        self.poll_gauges.call_once(|| {
+            for gauge in [&self.poll_duration, &self.last_poll] {
+                if let Err(error) = self.registry.register(Box::new(gauge.clone())) {
+                    tracing::error!(%error, "cannot register a poll gauge");
+                }
+            }
+        });
+    }
+
+    /// The current values of the exporter's own metrics.
+    pub fn gather(&self) -> Vec<MetricFamily> {
+        self.registry.gather()
+    }
+}
