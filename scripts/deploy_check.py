@@ -433,7 +433,7 @@ def check_dashboard():
 def check_iam():
     """The policy grants exactly the Bedrock operations the code calls, each in the API model."""
     rel = "deploy/iam/policy.json"
-    calls = re.findall(r"\.(get_\w+|list_\w+|describe_\w+)\(\)", read("src/aws.rs"))
+    calls = re.findall(r"\.(get_\w+|list_\w+|describe_\w+)\(\)", read("src/bedrock/aws.rs"))
     needed = {"bedrock:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
     model = os.path.join(ROOT, "..", "shared", "reference", "bedrock-2023-04-20.service.json")
     if os.path.exists(model):
@@ -441,7 +441,7 @@ def check_iam():
             known = set(json.load(f)["operations"])
         for action in sorted(needed):
             if action.split(":")[1] not in known:
-                problem("src/aws.rs", f"calls {action}, which is not an operation of the Bedrock API model")
+                problem("src/bedrock/aws.rs", f"calls {action}, which is not an operation of the Bedrock API model")
     else:
         print(f"note: {os.path.normpath(model)} is not beside the repo: IAM actions not checked against the API model")
     policy = json.loads(read(rel))
