@@ -155,16 +155,16 @@ const MODELS: &[ModelSpec] = &[
         training_loss: 0.9, validation_loss: 1.3 },
 ];
 
-/// The demo fleet, evolving from `started`.
+/// The demo's records as a function of time since `started`.
 #[derive(Debug, Clone)]
-pub struct Fleet {
+pub struct Timeline {
     started: Instant,
     started_unix: f64,
 }
 
-impl Fleet {
-    pub fn new(started: Instant) -> Fleet {
-        Fleet {
+impl Timeline {
+    pub fn new(started: Instant) -> Timeline {
+        Timeline {
             started,
             // Whole seconds, so the demo's timestamps read cleanly.
             started_unix: unix_seconds(SystemTime::now()).floor(),
@@ -410,7 +410,7 @@ pub fn config(endpoint_url: &str) -> Config {
 mod tests {
     use super::*;
 
-    fn statuses(fleet: &Fleet, at: Instant) -> Vec<String> {
+    fn statuses(fleet: &Timeline, at: Instant) -> Vec<String> {
         fleet
             .jobs(at)
             .into_iter()
@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn every_status_shows_at_start_and_jobs_move_on() {
         let start = Instant::now();
-        let fleet = Fleet::new(start);
+        let fleet = Timeline::new(start);
         let first = statuses(&fleet, start);
         for status in ["InProgress", "Completed", "Failed", "Stopping", "Stopped"] {
             assert!(
@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn losses_fall_while_training() {
         let start = Instant::now();
-        let fleet = Fleet::new(start);
+        let fleet = Timeline::new(start);
         let loss = |secs| {
             fleet.jobs(start + Duration::from_secs(secs))[0]
                 .training_loss

@@ -8,7 +8,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bedrock_exporter::bedrock::aws::AwsSource;
 use bedrock_exporter::bedrock::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
-use bedrock_exporter::bedrock::{BedrockSource, ErrorKind, JobRecord, ModelRecord, StatusDetails};
+use bedrock_exporter::bedrock::{
+    BedrockSource, ErrorKind, JobRecord, Kind, ModelRecord, Record, StatusDetails,
+};
 use bedrock_exporter::config::Target;
 use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::poller::{Poller, Schedule, TargetPoller};
@@ -66,15 +68,26 @@ async fn every_field_survives_the_sdk() {
 
     for want in &jobs {
         let name = want.job_name.as_deref().unwrap();
-        assert_eq!(&source.get_job(name).await.unwrap(), want, "{name}");
+        assert_eq!(
+            source.get(Kind::Job, name).await.unwrap(),
+            Record::Job(want.clone()),
+            "{name}"
+        );
     }
     for want in &models {
         let name = want.model_name.as_deref().unwrap();
-        assert_eq!(&source.get_model(name).await.unwrap(), want, "{name}");
+        assert_eq!(
+            source.get(Kind::Model, name).await.unwrap(),
+            Record::Model(want.clone()),
+            "{name}"
+        );
     }
     // An ARN is sent percent-encoded in the path and found by the simulator.
     let arn = jobs[0].job_arn.clone().unwrap();
-    assert_eq!(source.get_job(&arn).await.unwrap(), jobs[0]);
+    assert_eq!(
+        source.get(Kind::Job, &arn).await.unwrap(),
+        Record::Job(jobs[0].clone())
+    );
     assert_eq!(sim.calls().last().unwrap().identifier, arn);
     server.shutdown().await;
 }
@@ -84,13 +97,13 @@ async fn unknown_names_are_not_found() {
     let sim = Simulator::new();
     let server = sim.spawn().await.unwrap();
     let source = aws_source(&server.endpoint_url(), TIMEOUT).await;
-    let err = source.get_job("no-such-job").await.unwrap_err();
+    let err = source.get(Kind::Job, "no-such-job").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(
         err.message().starts_with("ResourceNotFoundException: "),
         "{err}"
     );
-    let err = source.get_model("no-such-model").await.unwrap_err();
+    let err = source.get(Kind::Model, "no-such-model").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     server.shutdown().await;
 }
@@ -469,11 +482,14 @@ async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
     let (source, _) = AwsSource::new(&base, &with_role, &settings(TIMEOUT))
         .await
         .unwrap();
-    assert_eq!(source.get_job("job-1").await.unwrap(), job("job-1"));
+    assert_eq!(
+        source.get(Kind::Job, "job-1").await.unwrap(),
+        Record::Job(job("job-1"))
+    );
     assert_eq!(sim.assumed_roles(), [role]);
     assert_eq!(sim.calls().last().unwrap().access_key, ASSUMED_ACCESS_KEY);
     // The assumed credentials are cached, not fetched per call.
-    source.get_job("job-1").await.unwrap();
+    source.get(Kind::Job, "job-1").await.unwrap();
     assert_eq!(sim.assumed_roles().len(), 1);
 
     let without_role = Target {
@@ -483,7 +499,7 @@ async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
     let (source, _) = AwsSource::new(&base, &without_role, &settings(TIMEOUT))
         .await
         .unwrap();
-    source.get_job("job-1").await.unwrap();
+    source.get(Kind::Job, "job-1").await.unwrap();
     assert_eq!(
         sim.calls().last().unwrap().access_key,
         "AKIDTESTTESTTESTTEST"
@@ -519,7 +535,7 @@ async fn a_refused_assume_role_is_a_credentials_failure() {
     let (source, _) = AwsSource::new(&base, &target, &settings(TIMEOUT))
         .await
         .unwrap();
-    let err = source.get_job("job-1").await.unwrap_err();
+    let err = source.get(Kind::Job, "job-1").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Credentials, "{err}");
     assert!(
         err.message()
@@ -570,7 +586,7 @@ async fn no_credentials_in_the_chain_is_a_credentials_failure() {
     let (source, _) = AwsSource::new(&base, &target, &settings(TIMEOUT))
         .await
         .unwrap();
-    let err = source.get_job("job-1").await.unwrap_err();
+    let err = source.get(Kind::Job, "job-1").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Credentials, "{err}");
     assert!(err.message().contains("no providers in chain"), "{err}");
     assert!(!err.message().contains("DispatchFailure"), "{err}");

@@ -16,12 +16,20 @@ use aws_credential_types::Credentials;
 use aws_sdk_bedrock::config::http::HttpResponse;
 use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrock::primitives::DateTime;
-use aws_sdk_bedrock::types::{TrainingMetrics, ValidatorMetric};
+use aws_sdk_bedrock::types::{
+    CustomModelSummary, FineTuningJobStatus, ModelCustomizationJobSummary, TrainingMetrics,
+    ValidatorMetric,
+};
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_smithy_types::error::ErrorMetadata;
 
-use crate::bedrock::{BedrockSource, ErrorKind, FetchError, JobRecord, ModelRecord, StatusDetails};
+use futures_util::{stream, Stream, StreamExt};
+
+use crate::bedrock::{
+    BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Record,
+    StatusDetails, LIST_PAGE_MAX,
+};
 use crate::config::Target;
 
 /// How each call is made: its time bound and the retry policy.
@@ -138,6 +146,69 @@ impl AwsSource {
 }
 
 impl BedrockSource for AwsSource {
+    async fn get(&self, kind: Kind, identifier: &str) -> Result<Record, FetchError> {
+        match kind {
+            Kind::Job => self.get_job(identifier).await.map(Record::Job),
+            Kind::Model => self.get_model(identifier).await.map(Record::Model),
+        }
+    }
+
+    fn list(
+        &self,
+        query: ListQuery,
+    ) -> impl Stream<Item = Result<Vec<Record>, FetchError>> + Send + 'static {
+        let time = |t: Option<f64>| t.map(DateTime::from_secs_f64);
+        let page_size = LIST_PAGE_MAX as i32;
+        match query.kind {
+            Kind::Job => {
+                let mut pages = self
+                    .client
+                    .list_model_customization_jobs()
+                    .set_name_contains(query.name_contains)
+                    .set_creation_time_after(time(query.created_after))
+                    .set_creation_time_before(time(query.created_before))
+                    .set_status_equals(query.status.as_deref().map(FineTuningJobStatus::from))
+                    .into_paginator()
+                    .page_size(page_size)
+                    .send();
+                stream::poll_fn(move |cx| pages.poll_next(cx))
+                    .map(|page| {
+                        let page = page.map_err(fetch_error)?;
+                        Ok(page
+                            .model_customization_job_summaries()
+                            .iter()
+                            .map(|s| Record::Job(job_summary(s)))
+                            .collect())
+                    })
+                    .boxed()
+            }
+            Kind::Model => {
+                let mut pages = self
+                    .client
+                    .list_custom_models()
+                    .set_name_contains(query.name_contains)
+                    .set_creation_time_after(time(query.created_after))
+                    .set_creation_time_before(time(query.created_before))
+                    .set_base_model_arn_equals(query.base_model)
+                    .into_paginator()
+                    .page_size(page_size)
+                    .send();
+                stream::poll_fn(move |cx| pages.poll_next(cx))
+                    .map(|page| {
+                        let page = page.map_err(fetch_error)?;
+                        Ok(page
+                            .model_summaries()
+                            .iter()
+                            .map(|s| Record::Model(model_summary(s)))
+                            .collect())
+                    })
+                    .boxed()
+            }
+        }
+    }
+}
+
+impl AwsSource {
     async fn get_job(&self, identifier: &str) -> Result<JobRecord, FetchError> {
         let out = self
             .client
@@ -146,7 +217,6 @@ impl BedrockSource for AwsSource {
             .send()
             .await
             .map_err(fetch_error)?;
-        let details = out.status_details();
         Ok(JobRecord {
             job_arn: present(out.job_arn()),
             job_name: present(out.job_name()),
@@ -154,20 +224,7 @@ impl BedrockSource for AwsSource {
             output_model_arn: out.output_model_arn().and_then(present),
             base_model_arn: present(out.base_model_arn()),
             status: out.status().map(|s| s.as_str().to_owned()),
-            status_details: StatusDetails {
-                validation: details
-                    .and_then(|d| d.validation_details())
-                    .and_then(|d| d.status())
-                    .map(|s| s.as_str().to_owned()),
-                data_processing: details
-                    .and_then(|d| d.data_processing_details())
-                    .and_then(|d| d.status())
-                    .map(|s| s.as_str().to_owned()),
-                training: details
-                    .and_then(|d| d.training_details())
-                    .and_then(|d| d.status())
-                    .map(|s| s.as_str().to_owned()),
-            },
+            status_details: stage_statuses(out.status_details()),
             failure_message: out.failure_message().map(str::to_owned),
             customization_type: out.customization_type().map(|t| t.as_str().to_owned()),
             creation_time: seconds(Some(out.creation_time())),
@@ -201,6 +258,55 @@ impl BedrockSource for AwsSource {
             training_loss: training_loss(out.training_metrics()),
             validation_losses: validation_losses(out.validation_metrics()),
         })
+    }
+}
+
+/// A `ListModelCustomizationJobs` entry, as a record with the fields summaries carry.
+fn job_summary(s: &ModelCustomizationJobSummary) -> JobRecord {
+    JobRecord {
+        job_arn: present(s.job_arn()),
+        job_name: present(s.job_name()),
+        output_model_name: s.custom_model_name().and_then(present),
+        output_model_arn: s.custom_model_arn().and_then(present),
+        base_model_arn: present(s.base_model_arn()),
+        status: Some(s.status().as_str().to_owned()).filter(|s| !s.is_empty()),
+        status_details: stage_statuses(s.status_details()),
+        customization_type: s.customization_type().map(|t| t.as_str().to_owned()),
+        creation_time: seconds(Some(s.creation_time())),
+        last_modified_time: seconds(s.last_modified_time()),
+        end_time: seconds(s.end_time()),
+        ..JobRecord::default()
+    }
+}
+
+/// A `ListCustomModels` entry, as a record with the fields summaries carry.
+fn model_summary(s: &CustomModelSummary) -> ModelRecord {
+    ModelRecord {
+        model_arn: present(s.model_arn()),
+        model_name: present(s.model_name()),
+        base_model_arn: present(s.base_model_arn()),
+        customization_type: s.customization_type().map(|t| t.as_str().to_owned()),
+        model_status: s.model_status().map(|s| s.as_str().to_owned()),
+        creation_time: seconds(Some(s.creation_time())),
+        ..ModelRecord::default()
+    }
+}
+
+/// The status of each stage (`statusDetails`), as far as reported.
+fn stage_statuses(details: Option<&aws_sdk_bedrock::types::StatusDetails>) -> StatusDetails {
+    StatusDetails {
+        validation: details
+            .and_then(|d| d.validation_details())
+            .and_then(|d| d.status())
+            .map(|s| s.as_str().to_owned()),
+        data_processing: details
+            .and_then(|d| d.data_processing_details())
+            .and_then(|d| d.status())
+            .map(|s| s.as_str().to_owned()),
+        training: details
+            .and_then(|d| d.training_details())
+            .and_then(|d| d.status())
+            .map(|s| s.as_str().to_owned()),
     }
 }
 

@@ -12,7 +12,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 
+use futures_util::Stream;
+
 /// One `GetModelCustomizationJob` response. Every field may be absent, as in the API.
+///
+/// A `ListModelCustomizationJobs` summary is a record too, with only the fields summaries carry
+/// (ARN, name, base model, status and stage status, times, output model, customization type).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobRecord {
     pub job_arn: Option<String>,
@@ -56,6 +61,9 @@ impl StatusDetails {
 }
 
 /// One `GetCustomModel` response. Every field may be absent.
+///
+/// A `ListCustomModels` summary is a record too, with only the fields summaries carry (ARN, name,
+/// creation time, base model, customization type, status).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelRecord {
     pub model_arn: Option<String>,
@@ -73,14 +81,16 @@ pub struct ModelRecord {
     pub validation_losses: Vec<Option<f64>>,
 }
 
-/// The kind of a configured identifier, as the `kind` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a watched resource is, as the `kind` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Job,
     Model,
 }
 
 impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Job, Kind::Model];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Job => "job",
@@ -88,19 +98,148 @@ impl Kind {
         }
     }
 
-    pub fn operation(self) -> Operation {
+    /// The call that reads one resource of this kind.
+    pub fn get_operation(self) -> Operation {
         match self {
             Kind::Job => Operation::GetModelCustomizationJob,
             Kind::Model => Operation::GetCustomModel,
         }
     }
+
+    /// The call that lists resources of this kind, a page at a time.
+    pub fn list_operation(self) -> Operation {
+        match self {
+            Kind::Job => Operation::ListModelCustomizationJobs,
+            Kind::Model => Operation::ListCustomModels,
+        }
+    }
 }
 
-/// The last record read for an identifier.
+/// A job or a model, as read or as listed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Job(JobRecord),
     Model(ModelRecord),
+}
+
+impl Record {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Record::Job(_) => Kind::Job,
+            Record::Model(_) => Kind::Model,
+        }
+    }
+
+    pub fn arn(&self) -> Option<&str> {
+        match self {
+            Record::Job(job) => job.job_arn.as_deref(),
+            Record::Model(model) => model.model_arn.as_deref(),
+        }
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Record::Job(job) => job.job_name.as_deref(),
+            Record::Model(model) => model.model_name.as_deref(),
+        }
+    }
+
+    /// The job's status, or the model's.
+    pub fn status(&self) -> Option<&str> {
+        match self {
+            Record::Job(job) => job.status.as_deref(),
+            Record::Model(model) => model.model_status.as_deref(),
+        }
+    }
+
+    /// `lastModifiedTime`, which jobs have and models do not.
+    pub fn last_modified(&self) -> Option<f64> {
+        match self {
+            Record::Job(job) => job.last_modified_time,
+            Record::Model(_) => None,
+        }
+    }
+
+    /// The failure message of a failed job or model.
+    pub fn failure_message(&self) -> Option<&str> {
+        match self {
+            Record::Job(job) => job.failure_message.as_deref(),
+            Record::Model(model) => model.failure_message.as_deref(),
+        }
+    }
+
+    /// Whether it no longer changes by itself: a finished job, a model no longer `Creating`.
+    pub fn is_settled(&self) -> bool {
+        match self {
+            Record::Job(job) => job.is_terminal(),
+            Record::Model(model) => model.is_settled(),
+        }
+    }
+
+    /// Whether it is still running, so its summary tells too little: a job `InProgress` or
+    /// `Stopping` (its losses move while its status does not).
+    pub fn is_running(&self) -> bool {
+        matches!(self.status(), Some("InProgress" | "Stopping")) && self.kind() == Kind::Job
+    }
+
+    /// This record as a list summary has it: only the fields summaries carry.
+    pub fn summary(&self) -> Record {
+        match self {
+            Record::Job(job) => Record::Job(JobRecord {
+                job_arn: job.job_arn.clone(),
+                job_name: job.job_name.clone(),
+                output_model_name: job.output_model_name.clone(),
+                output_model_arn: job.output_model_arn.clone(),
+                base_model_arn: job.base_model_arn.clone(),
+                status: job.status.clone(),
+                status_details: job.status_details.clone(),
+                customization_type: job.customization_type.clone(),
+                creation_time: job.creation_time,
+                last_modified_time: job.last_modified_time,
+                end_time: job.end_time,
+                ..JobRecord::default()
+            }),
+            Record::Model(model) => Record::Model(ModelRecord {
+                model_arn: model.model_arn.clone(),
+                model_name: model.model_name.clone(),
+                base_model_arn: model.base_model_arn.clone(),
+                customization_type: model.customization_type.clone(),
+                model_status: model.model_status.clone(),
+                creation_time: model.creation_time,
+                ..ModelRecord::default()
+            }),
+        }
+    }
+
+    /// Takes the fields a newer summary carries, keeping the rest (losses, hyperparameters,
+    /// failure message) from the last read.
+    pub fn update_from_summary(&mut self, summary: &Record) {
+        match (self, summary) {
+            (Record::Job(job), Record::Job(s)) => {
+                let rest = std::mem::take(job);
+                *job = JobRecord {
+                    failure_message: rest.failure_message,
+                    hyper_parameters: rest.hyper_parameters,
+                    training_loss: rest.training_loss,
+                    validation_losses: rest.validation_losses,
+                    ..s.clone()
+                };
+            }
+            (Record::Model(model), Record::Model(s)) => {
+                let rest = std::mem::take(model);
+                *model = ModelRecord {
+                    job_name: rest.job_name,
+                    job_arn: rest.job_arn,
+                    failure_message: rest.failure_message,
+                    hyper_parameters: rest.hyper_parameters,
+                    training_loss: rest.training_loss,
+                    validation_losses: rest.validation_losses,
+                    ..s.clone()
+                };
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Job statuses after which a job no longer changes.
@@ -122,18 +261,22 @@ impl ModelRecord {
     }
 }
 
-/// The two Bedrock operations the exporter calls.
+/// The Bedrock operations the exporter calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Operation {
     GetModelCustomizationJob,
     GetCustomModel,
+    ListModelCustomizationJobs,
+    ListCustomModels,
 }
 
 impl Operation {
-    /// Every operation, in label order.
-    pub const ALL: [Operation; 2] = [
+    /// Every operation.
+    pub const ALL: [Operation; 4] = [
         Operation::GetModelCustomizationJob,
         Operation::GetCustomModel,
+        Operation::ListModelCustomizationJobs,
+        Operation::ListCustomModels,
     ];
 
     /// The operation's API name, used as the `operation` label.
@@ -141,6 +284,8 @@ impl Operation {
         match self {
             Operation::GetModelCustomizationJob => "GetModelCustomizationJob",
             Operation::GetCustomModel => "GetCustomModel",
+            Operation::ListModelCustomizationJobs => "ListModelCustomizationJobs",
+            Operation::ListCustomModels => "ListCustomModels",
         }
     }
 }
@@ -266,18 +411,55 @@ impl FetchError {
     }
 }
 
-/// Reads jobs and models of one target (one account and region).
-pub trait BedrockSource: Send + Sync {
-    /// `GetModelCustomizationJob` for a job name or ARN.
-    fn get_job(
+/// The filters of a listing, as the List operations take them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub kind: Kind,
+    /// `nameContains`.
+    pub name_contains: Option<String>,
+    /// `creationTimeAfter`, Unix seconds.
+    pub created_after: Option<f64>,
+    /// `creationTimeBefore`, Unix seconds.
+    pub created_before: Option<f64>,
+    /// `statusEquals` (jobs only).
+    pub status: Option<String>,
+    /// `baseModelArnEquals` (models only).
+    pub base_model: Option<String>,
+}
+
+impl ListQuery {
+    /// Everything of `kind`, unfiltered.
+    pub fn all(kind: Kind) -> ListQuery {
+        ListQuery {
+            kind,
+            name_contains: None,
+            created_after: None,
+            created_before: None,
+            status: None,
+            base_model: None,
+        }
+    }
+}
+
+/// The most entries a List page may hold (`MaxResults`); listings ask for full pages.
+pub const LIST_PAGE_MAX: usize = 1000;
+
+/// Reads jobs and models of one target (one account and region). Cheap to clone: clones share
+/// their connections and credential caches.
+pub trait BedrockSource: Clone + Send + Sync + 'static {
+    /// `GetModelCustomizationJob` or `GetCustomModel` for a name or ARN.
+    fn get(
         &self,
+        kind: Kind,
         identifier: &str,
-    ) -> impl Future<Output = Result<JobRecord, FetchError>> + Send;
-    /// `GetCustomModel` for a model name or ARN.
-    fn get_model(
+    ) -> impl Future<Output = Result<Record, FetchError>> + Send;
+
+    /// `ListModelCustomizationJobs` or `ListCustomModels`: each item one page of summaries, each
+    /// page one call. The stream ends after the last page, or after the first error.
+    fn list(
         &self,
-        identifier: &str,
-    ) -> impl Future<Output = Result<ModelRecord, FetchError>> + Send;
+        query: ListQuery,
+    ) -> impl Stream<Item = Result<Vec<Record>, FetchError>> + Send + 'static;
 }
 
 /// The account ID field of an ARN (`arn:partition:service:region:account:resource`).

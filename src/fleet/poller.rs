@@ -254,12 +254,7 @@ async fn read<S: BedrockSource>(
 ) {
     let obs = &mut entry.observation;
     let started = Instant::now();
-    let call = async {
-        match obs.kind {
-            Kind::Job => source.get_job(&obs.identifier).await.map(Record::Job),
-            Kind::Model => source.get_model(&obs.identifier).await.map(Record::Model),
-        }
-    };
+    let call = source.get(obs.kind, &obs.identifier);
     let bound = schedule.request_timeout + READ_GRACE;
     let result = tokio::time::timeout(bound, call).await.unwrap_or_else(|_| {
         Err(FetchError::new(
@@ -270,7 +265,7 @@ async fn read<S: BedrockSource>(
             ),
         ))
     });
-    let operation = obs.kind.operation();
+    let operation = obs.kind.get_operation();
     telemetry.observe_call(
         operation,
         &obs.region,
