@@ -11,21 +11,20 @@ use std::time::{Duration, Instant};
 
 use bedrock_exporter::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use bedrock_exporter::exposition::{encode, render, Telemetry};
-use bedrock_exporter::fleet::Observation;
+use bedrock_exporter::fleet::Resource;
 
 const JOBS: usize = 1_000;
 const MODELS: usize = 300;
 const RUNS: usize = 15;
 
-fn fleet() -> Vec<Observation> {
+fn fleet() -> Vec<Resource> {
     let base = "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-text-express-v1:0:8k";
     let mut out = Vec::with_capacity(JOBS + MODELS);
     for i in 0..JOBS {
         let name = format!("fine-tune-{i:05}");
-        let mut obs = Observation::new(Kind::Job, name.clone(), "us-east-1");
-        obs.up = true;
-        obs.last_success = Some(1_795_000_000.0);
-        obs.record = Some(Record::Job(JobRecord {
+        let mut obs =
+            Resource::configured(Kind::Job, &name, "us-east-1", "", Instant::now().into());
+        obs.read(Record::Job(JobRecord {
             job_arn: Some(format!("arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.titan-text-express-v1:0:8k/{i:012}")),
             job_name: Some(name.clone()),
             output_model_name: Some(format!("{name}-model")),
@@ -49,14 +48,14 @@ fn fleet() -> Vec<Observation> {
             ]),
             training_loss: Some(0.5 + i as f64 / 10_000.0),
             validation_losses: vec![Some(0.6), Some(0.7)],
-        }));
+        }), 1_795_000_000.0);
         out.push(obs);
     }
     for i in 0..MODELS {
         let name = format!("custom-model-{i:05}");
-        let mut obs = Observation::new(Kind::Model, name.clone(), "us-east-1");
-        obs.up = true;
-        obs.record = Some(Record::Model(ModelRecord {
+        let mut obs =
+            Resource::configured(Kind::Model, &name, "us-east-1", "", Instant::now().into());
+        obs.read(Record::Model(ModelRecord {
             model_arn: Some(format!("arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/{i:012}")),
             model_name: Some(name),
             base_model_arn: Some(base.to_owned()),
@@ -66,7 +65,7 @@ fn fleet() -> Vec<Observation> {
             training_loss: Some(0.5),
             validation_losses: vec![Some(0.6)],
             ..ModelRecord::default()
-        }));
+        }), 1_795_000_000.0);
         out.push(obs);
     }
     out
@@ -91,7 +90,7 @@ fn time<T>(mut f: impl FnMut() -> T) -> Duration {
 
 fn main() {
     let fleet = fleet();
-    let text = String::from_utf8(encode(render(&fleet))).unwrap();
+    let text = String::from_utf8(encode(render(&fleet, &[]))).unwrap();
     let series = text.lines().filter(|l| !l.starts_with('#')).count();
     println!(
         "fleet: {JOBS} jobs, {MODELS} models -> {series} series, {} KiB exposition",
@@ -99,7 +98,7 @@ fn main() {
     );
     println!(
         "render + encode, once per poll cycle: {:?}",
-        time(|| encode(render(&fleet)))
+        time(|| encode(render(&fleet, &[])))
     );
     let telemetry = Telemetry::new().unwrap();
     println!(

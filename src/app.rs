@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 use crate::bedrock::aws::{AwsSource, ClientSettings};
 use crate::config::Config;
 use crate::exposition::Telemetry;
-use crate::fleet::poller::{Poller, Schedule, TargetPoller};
+use crate::fleet::poller::{PolledTarget, Poller};
+use crate::fleet::Schedule;
 use crate::http::{serve, ServerState};
 
 /// Why the exporter could not start.
@@ -56,7 +57,7 @@ pub async fn build_poller(
         let (source, region) = AwsSource::new(base, target, settings)
             .await
             .map_err(|source| StartError::Client { index, source })?;
-        targets.push(TargetPoller::new(source, &region, target));
+        targets.push(PolledTarget::new(source, &region, target));
         regions.push(Some(region));
     }
     // The file's check compared regions as written; a target without one takes the default.

@@ -13,6 +13,8 @@ use std::time::Duration;
 use regex::Regex;
 use serde_yaml::Value;
 
+use crate::bedrock::Kind;
+
 /// A loaded and validated config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -35,7 +37,43 @@ pub struct Target {
     pub endpoint_url: Option<String>,
     pub jobs: Vec<String>,
     pub models: Vec<String>,
+    /// Jobs and models found through the List APIs.
+    pub discover: Discover,
 }
+
+/// A target's `discover` block: which kinds to find with the List APIs, and how.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Discover {
+    /// `ListModelCustomizationJobs`; `None` when jobs are not discovered.
+    pub jobs: Option<Discovery>,
+    /// `ListCustomModels`; `None` when models are not discovered.
+    pub models: Option<Discovery>,
+}
+
+impl Discover {
+    /// The discovery of `kind`, if the target has one.
+    pub fn of(&self, kind: Kind) -> Option<&Discovery> {
+        match kind {
+            Kind::Job => self.jobs.as_ref(),
+            Kind::Model => self.models.as_ref(),
+        }
+    }
+}
+
+/// What one kind's listing asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Discovery {
+    /// `nameContains`.
+    pub name_contains: Option<String>,
+    /// `baseModelArnEquals` (models only).
+    pub base_model: Option<String>,
+    /// Only what was created this recently (`creationTimeAfter`); running jobs whatever their
+    /// age. Jobs default to [`JOBS_CREATED_WITHIN`]; models to no limit.
+    pub created_within: Option<Duration>,
+}
+
+/// `discover.jobs.created_within` when not given.
+pub const JOBS_CREATED_WITHIN: Duration = Duration::from_secs(14 * 86_400);
 
 impl Default for Config {
     fn default() -> Self {
@@ -168,7 +206,19 @@ const TOP_KEYS: &[&str] = &[
     "concurrency",
     "targets",
 ];
-const TARGET_KEYS: &[&str] = &["region", "role_arn", "endpoint_url", "jobs", "models"];
+const TARGET_KEYS: &[&str] = &[
+    "region",
+    "role_arn",
+    "endpoint_url",
+    "jobs",
+    "models",
+    "discover",
+];
+const DISCOVER_KEYS: &[&str] = &["jobs", "models"];
+const DISCOVER_JOBS_KEYS: &[&str] = &["name_contains", "created_within"];
+const DISCOVER_MODELS_KEYS: &[&str] = &["name_contains", "base_model", "created_within"];
+/// The longest `created_within`: ten years, which is "everything" for Bedrock.
+const MAX_CREATED_WITHIN: Duration = Duration::from_secs(3650 * 86_400);
 const MAX_CONCURRENCY: u64 = 64;
 /// Intervals shorter than this would poll Bedrock back to back.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -206,6 +256,19 @@ const MODEL_NAME_MAX: usize = 63;
 static ROLE_ARN: LazyLock<Regex> =
     LazyLock::new(|| whole(r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+"));
 const ROLE_ARN_MAX: usize = 2048;
+
+/// `FoundationModelArn`, for `discover.models.base_model`.
+static FOUNDATION_MODEL_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    whole(
+        r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}::foundation-model/[a-z0-9-]{1,63}[.]{1}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2}",
+    )
+});
+
+/// `JobName`, which `nameContains` of ListModelCustomizationJobs takes.
+static JOB_NAME: LazyLock<Regex> = LazyLock::new(|| whole(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"));
+
+/// `CustomModelName`, which `nameContains` of ListCustomModels takes.
+static MODEL_NAME: LazyLock<Regex> = LazyLock::new(|| whole(r"([0-9a-zA-Z][_-]?){1,63}"));
 
 /// The region part of a Bedrock ARN.
 static REGION: LazyLock<Regex> = LazyLock::new(|| whole(r"[a-z0-9-]{1,20}"));
@@ -297,8 +360,8 @@ impl Checker {
                 "terminal_interval",
                 format!(
                     "{} is shorter than interval ({})",
-                    humantime::format_duration(config.terminal_interval),
-                    humantime::format_duration(config.interval)
+                    show_duration(config.terminal_interval),
+                    show_duration(config.interval)
                 ),
             );
         }
@@ -323,10 +386,19 @@ impl Checker {
 
     /// A duration from `min` to [`MAX_DURATION`].
     fn duration(&mut self, path: &str, value: &Value, min: Duration) -> Option<Duration> {
-        let parsed = value
-            .as_str()
-            .and_then(|s| humantime::parse_duration(s).ok());
-        let Some(d) = parsed else {
+        self.duration_within(path, value, min, MAX_DURATION)
+    }
+
+    /// A duration from `min` to `max`.
+    fn duration_within(
+        &mut self,
+        path: &str,
+        value: &Value,
+        min: Duration,
+        max: Duration,
+    ) -> Option<Duration> {
+        let text = value.as_str().unwrap_or_default();
+        let Some(d) = humantime::parse_duration(text).ok() else {
             self.problem(
                 path,
                 format!(
@@ -336,14 +408,13 @@ impl Checker {
             );
             return None;
         };
-        if d < min || d > MAX_DURATION {
+        if d < min || d > max {
             self.problem(
                 path,
                 format!(
-                    "{} is out of range: from {} to {}",
-                    humantime::format_duration(d),
-                    humantime::format_duration(min),
-                    humantime::format_duration(MAX_DURATION)
+                    "{text} is out of range: from {} to {}",
+                    show_duration(min),
+                    show_duration(max)
                 ),
             );
             return None;
@@ -411,16 +482,98 @@ impl Checker {
             check_model,
             &target,
         );
+        if let Some(v) = map.get("discover") {
+            target.discover = self.discover(&join(path, "discover"), v);
+        }
         // Counted as written, so a list of only bad entries is not reported twice.
         let listed: usize = ["jobs", "models"]
             .iter()
             .filter_map(|key| map.get(key))
             .map(|v| v.as_sequence().map_or(1, Vec::len))
             .sum();
-        if listed == 0 {
-            self.problem(path, "lists no jobs and no models");
+        if listed == 0 && !map.contains_key("discover") {
+            self.problem(
+                path,
+                "watches nothing: list jobs or models, or discover them",
+            );
         }
         target
+    }
+
+    fn discover(&mut self, path: &str, value: &Value) -> Discover {
+        let mut discover = Discover::default();
+        let Some(map) = self.mapping(path, value, DISCOVER_KEYS) else {
+            return discover;
+        };
+        if map.is_empty() {
+            self.problem(
+                path,
+                "discovers nothing: give jobs, models or both (`jobs: {}` takes every job)",
+            );
+        }
+        if let Some(v) = map.get("jobs") {
+            let default = Discovery {
+                created_within: Some(JOBS_CREATED_WITHIN),
+                ..Discovery::default()
+            };
+            discover.jobs = self.discovery(
+                &join(path, "jobs"),
+                v,
+                DISCOVER_JOBS_KEYS,
+                Kind::Job,
+                default,
+            );
+        }
+        if let Some(v) = map.get("models") {
+            discover.models = self.discovery(
+                &join(path, "models"),
+                v,
+                DISCOVER_MODELS_KEYS,
+                Kind::Model,
+                Discovery::default(),
+            );
+        }
+        discover
+    }
+
+    /// One kind's discovery: `{}` (or nothing) takes every resource of the kind.
+    fn discovery(
+        &mut self,
+        path: &str,
+        value: &Value,
+        keys: &[&str],
+        kind: Kind,
+        mut discovery: Discovery,
+    ) -> Option<Discovery> {
+        if value.is_null() {
+            return Some(discovery);
+        }
+        let map = self.mapping(path, value, keys)?;
+        if let Some(v) = map.get("name_contains") {
+            let p = join(path, "name_contains");
+            if let Some(part) = self.string(&p, v) {
+                match check_name_part(kind, part) {
+                    Ok(()) => discovery.name_contains = Some(part.to_owned()),
+                    Err(why) => self.problem(p, format!("{part:?} {why}")),
+                }
+            }
+        }
+        if let Some(v) = map.get("base_model") {
+            let p = join(path, "base_model");
+            if let Some(arn) = self.string(&p, v) {
+                if FOUNDATION_MODEL_ARN.is_match(arn) {
+                    discovery.base_model = Some(arn.to_owned());
+                } else {
+                    self.problem(p, format!("{arn:?} is not a foundation model ARN (arn:aws:bedrock:REGION::foundation-model/PROVIDER.MODEL)"));
+                }
+            }
+        }
+        if let Some(v) = map.get("created_within") {
+            let p = join(path, "created_within");
+            discovery.created_within =
+                self.duration_within(&p, v, MIN_INTERVAL, MAX_CREATED_WITHIN);
+        }
+        Some(discovery)
     }
 
     fn identifiers(
@@ -526,6 +679,29 @@ pub fn check_model(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks `name_contains` against the name pattern its List operation takes for `nameContains`.
+fn check_name_part(kind: Kind, part: &str) -> Result<(), String> {
+    let length = part.chars().count();
+    if !(1..=JOB_NAME_MAX).contains(&length) {
+        return Err(format!("must have 1 to {JOB_NAME_MAX} characters"));
+    }
+    let (pattern, rule) = match kind {
+        Kind::Job => (
+            &*JOB_NAME,
+            "as a job name: a letter or digit first, then letters, digits, '+', '-' and '.'",
+        ),
+        Kind::Model => (
+            &*MODEL_NAME,
+            "as a model name: letters and digits, each optionally followed by one '_' or '-'",
+        ),
+    };
+    if pattern.is_match(part) {
+        Ok(())
+    } else {
+        Err(format!("must be written {rule}"))
+    }
+}
+
 /// The account of a role ARN (`arn:aws:iam::ACCOUNT:role/NAME`), if it names one.
 pub fn role_account(role_arn: &str) -> Option<&str> {
     let account = role_arn.split(':').nth(4)?;
@@ -557,6 +733,17 @@ fn check_url(url: &str) -> Result<(), &'static str> {
         return Err("contains whitespace");
     }
     Ok(())
+}
+
+/// A duration as the config writes it: whole days as `14d`, anything else as humantime does
+/// (`90s`, `1h 30m`), never in months or years.
+pub fn show_duration(d: Duration) -> String {
+    const DAY: u64 = 86_400;
+    if d.as_secs() >= DAY && d.as_secs().is_multiple_of(DAY) && d.subsec_nanos() == 0 {
+        format!("{}d", d.as_secs() / DAY)
+    } else {
+        humantime::format_duration(d).to_string()
+    }
 }
 
 fn join(path: &str, key: &str) -> String {

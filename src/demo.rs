@@ -402,6 +402,7 @@ pub fn config(endpoint_url: &str) -> Config {
             endpoint_url: Some(endpoint_url.to_owned()),
             jobs,
             models,
+            discover: Default::default(),
         }],
     }
 }

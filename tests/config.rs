@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bedrock_exporter::config::{Config, ConfigError};
+use std::time::Duration;
+
+use bedrock_exporter::config::{Config, ConfigError, Discovery, JOBS_CREATED_WITHIN};
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,18 +30,32 @@ const NAME_RULE: &str = "is not a job name: it must start with a letter or digit
 fn invalid_files_report_exact_messages() {
     let table: &[(&str, &[&str])] = &[
         ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets)"]),
-        ("invalid-unknown-target-key.yaml", &["targets[0].access_key_id: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models)"]),
+        ("invalid-unknown-target-key.yaml", &["targets[0].access_key_id: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models, discover)"]),
         ("invalid-duration.yaml", &["interval: expected a duration such as 90s, 5m or 1h30m, got 60"]),
-        ("invalid-zero-duration.yaml", &["request_timeout: 0s is out of range: from 1ms to 30days"]),
-        ("invalid-short-interval.yaml", &["interval: 100ms is out of range: from 1s to 30days"]),
-        ("invalid-long-duration.yaml", &["terminal_interval: 300000000000years is out of range: from 1s to 30days"]),
+        ("invalid-zero-duration.yaml", &["request_timeout: 0s is out of range: from 1ms to 30d"]),
+        ("invalid-short-interval.yaml", &["interval: 100ms is out of range: from 1s to 30d"]),
+        ("invalid-long-duration.yaml", &["terminal_interval: 300000000000y is out of range: from 1s to 30d"]),
         ("invalid-model-too-long.yaml", &["targets[0].models[0]: \"m1234567890123456789012345678901234567890123456789012345678901234\" is longer than 63 characters, the most a model name has"]),
         ("invalid-terminal-shorter.yaml", &["terminal_interval: 5m is shorter than interval (10m)"]),
         ("invalid-concurrency.yaml", &["concurrency: expected a whole number from 1 to 64, got 0"]),
         ("invalid-no-targets.yaml", &["targets: required: list at least one target"]),
         ("invalid-empty-targets.yaml", &["targets: list at least one target"]),
-        ("invalid-empty-target.yaml", &["targets[0]: lists no jobs and no models"]),
-        ("invalid-empty-lists.yaml", &["targets[0]: lists no jobs and no models"]),
+        ("invalid-empty-target.yaml", &["targets[0]: watches nothing: list jobs or models, or discover them"]),
+        ("invalid-empty-lists.yaml", &["targets[0]: watches nothing: list jobs or models, or discover them"]),
+        ("invalid-discover-empty.yaml", &["targets[0].discover: discovers nothing: give jobs, models or both (`jobs: {}` takes every job)"]),
+        ("invalid-discover-name-contains.yaml", &[
+            "targets[0].discover.jobs.name_contains: \"-ft\" must be written as a job name: a letter or digit first, then letters, digits, '+', '-' and '.'",
+            "targets[0].discover.models.name_contains: \"a123456789012345678901234567890123456789012345678901234567890123\" must have 1 to 63 characters",
+        ]),
+        ("invalid-discover-base-model.yaml", &["targets[0].discover.models.base_model: \"amazon.titan-text-express-v1\" is not a foundation model ARN (arn:aws:bedrock:REGION::foundation-model/PROVIDER.MODEL)"]),
+        ("invalid-discover-created-within.yaml", &[
+            "targets[0].discover.jobs.created_within: expected a duration such as 90s, 5m or 1h30m, got \"forever\"",
+            "targets[0].discover.models.created_within: 20000d is out of range: from 1s to 3650d",
+        ]),
+        ("invalid-discover-unknown-key.yaml", &[
+            "targets[0].discover.endpoints: unknown key (expected one of: jobs, models)",
+            "targets[0].discover.jobs.status: unknown key (expected one of: name_contains, created_within)",
+        ]),
         ("invalid-region.yaml", &["targets[0].region: \"US East 1\" is not a region name such as us-east-1"]),
         ("invalid-role-arn.yaml", &["targets[0].role_arn: \"arn:aws:iam::123456789012:user/bob\" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"]),
         ("invalid-endpoint-url.yaml", &["targets[0].endpoint_url: \"bedrock.us-east-1.amazonaws.com\" is not an http:// or https:// URL"]),
@@ -77,6 +93,33 @@ fn invalid_files_report_exact_messages() {
 fn valid_files_load() {
     let config = Config::load(&testdata("valid-same-name-two-accounts.yaml")).unwrap();
     assert_eq!(config.targets.len(), 2);
+
+    let config = Config::load(&testdata("valid-discover.yaml")).unwrap();
+    let all = &config.targets[0].discover;
+    assert_eq!(
+        all.jobs,
+        Some(Discovery {
+            created_within: Some(JOBS_CREATED_WITHIN),
+            ..Discovery::default()
+        })
+    );
+    assert_eq!(all.models, Some(Discovery::default()));
+    let filtered = &config.targets[1].discover;
+    assert_eq!(
+        filtered.jobs,
+        Some(Discovery {
+            name_contains: Some("support-bot".to_owned()),
+            base_model: None,
+            created_within: Some(Duration::from_secs(30 * 86_400)),
+        })
+    );
+    assert_eq!(
+        filtered
+            .models
+            .as_ref()
+            .and_then(|m| m.base_model.as_deref()),
+        Some("arn:aws:bedrock:us-west-2::foundation-model/amazon.titan-text-express-v1:0:8k")
+    );
 }
 
 #[test]
@@ -86,7 +129,7 @@ fn every_problem_of_a_file_is_reported_at_once() {
         [
             "interval: expected a duration such as 90s, 5m or 1h30m, got \"soon\"".to_owned(),
             "concurrency: expected a whole number from 1 to 64, got 1000".to_owned(),
-            "targets[0].extra: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models)".to_owned(),
+            "targets[0].extra: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models, discover)".to_owned(),
             format!("targets[0].jobs[1]: \"-bad-start\" {NAME_RULE}"),
             "targets[0].jobs[2]: \"good-job\" is listed twice (first at targets[0].jobs[0])".to_owned(),
             "targets[0].models[0]: ARN is in region us-west-2 but the target's region is us-east-1".to_owned(),

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{Poller, Schedule, TargetPoller, READ_GRACE};
+use bedrock_exporter::fleet::poller::{PolledTarget, Poller, READ_GRACE};
+use bedrock_exporter::fleet::Schedule;
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +25,7 @@ fn poller(
     concurrency: usize,
 ) -> Poller<Simulator> {
     Poller::new(
-        vec![TargetPoller::new(
+        vec![PolledTarget::new(
             sim.clone(),
             REGION,
             &target(jobs, models),
@@ -107,7 +108,7 @@ async fn a_slow_identifier_does_not_hold_up_the_others() {
     // The cycle ends when its slowest call does, and the next waits for the interval after it.
     assert_eq!(finished, Duration::from_secs(30));
     let snapshot = snapshots.borrow().clone();
-    assert!(snapshot.observations.iter().all(|o| o.up));
+    assert!(snapshot.resources.iter().all(|o| o.up));
 }
 
 #[tokio::test(start_paused = true)]
@@ -174,7 +175,7 @@ async fn a_read_that_never_answers_is_abandoned() {
     assert_eq!(finished, REQUEST_TIMEOUT + READ_GRACE);
     let snapshot = snapshots.borrow().clone();
     let stuck = snapshot
-        .observations
+        .resources
         .iter()
         .find(|o| o.identifier == "stuck-1")
         .unwrap();
@@ -186,7 +187,7 @@ async fn a_read_that_never_answers_is_abandoned() {
         "{error}"
     );
     assert!(snapshot
-        .observations
+        .resources
         .iter()
         .any(|o| o.identifier == "fine-1" && o.up));
 }

@@ -13,7 +13,8 @@ use bedrock_exporter::bedrock::{
 };
 use bedrock_exporter::config::Target;
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{Poller, Schedule, TargetPoller};
+use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
+use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::http::{serve, ServerState};
 use common::*;
 use tokio::net::TcpListener;
@@ -131,7 +132,7 @@ impl Harness {
             request_timeout: timeout,
         };
         let poller = Poller::new(
-            vec![TargetPoller::new(source, REGION, &target(jobs, models))],
+            vec![PolledTarget::new(source, REGION, &target(jobs, models))],
             schedule,
             telemetry.clone(),
         );

@@ -1,7 +1,7 @@
 //! The exposition: the pure mapping from what the fleet last saw to Bedrock series, and the
 //! exporter's own metrics ([`telemetry`]).
 //!
-//! [`render`] builds a fresh registry from a list of [`Observation`]s each cycle, so a series whose
+//! [`render`] builds a fresh registry from the watched [`Resource`]s each cycle, so a series whose
 //! record went away cannot linger.
 
 pub mod telemetry;
@@ -11,8 +11,22 @@ use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
 
 pub use telemetry::Telemetry;
 
+use crate::bedrock::{FetchError, Kind};
 use crate::bedrock::{JobRecord, ModelRecord, Record};
-use crate::fleet::Observation;
+use crate::fleet::Resource;
+
+/// The health of one kind's discovery in one target, for its series and the index page.
+#[derive(Debug, Clone)]
+pub struct DiscoverySeries {
+    pub kind: Kind,
+    pub account: String,
+    pub region: String,
+    /// Whether the last listing (every page) succeeded.
+    pub up: bool,
+    /// Resources watched because it found them.
+    pub discovered: usize,
+    pub last_error: Option<FetchError>,
+}
 
 /// Known job statuses (`ModelCustomizationJobStatus`).
 pub const JOB_STATUSES: [&str; 5] = ["InProgress", "Completed", "Failed", "Stopping", "Stopped"];
@@ -33,6 +47,7 @@ pub const FAILURE_MESSAGE_MAX: usize = 256;
 const JOB_LABELS: [&str; 3] = ["account_id", "region", "job_name"];
 const MODEL_LABELS: [&str; 3] = ["account_id", "region", "model_name"];
 const TARGET_LABELS: [&str; 4] = ["account_id", "kind", "identifier", "region"];
+const DISCOVERY_LABELS: [&str; 3] = ["account_id", "kind", "region"];
 
 /// The Bedrock gauges of one render, registered in a registry of their own.
 struct BedrockFamilies {
@@ -54,6 +69,8 @@ struct BedrockFamilies {
     model_creation: GaugeVec,
     target_up: GaugeVec,
     target_last_success: GaugeVec,
+    discovery_up: GaugeVec,
+    discovered: GaugeVec,
 }
 
 fn gauge(name: &str, help: &str, base: &[&str], extra: &[&str]) -> GaugeVec {
@@ -87,10 +104,12 @@ impl BedrockFamilies {
             model_creation: gauge("bedrock_custom_model_creation_timestamp_seconds", "Creation time of a custom model, in seconds since the Unix epoch.", m, &[]),
             target_up: gauge("bedrock_exporter_target_up", "Whether the last read of a watched job or model succeeded (1) or failed (0).", &TARGET_LABELS, &[]),
             target_last_success: gauge("bedrock_exporter_target_last_success_timestamp_seconds", "Time of the last successful read of a watched job or model, in seconds since the Unix epoch.", &TARGET_LABELS, &[]),
+            discovery_up: gauge("bedrock_exporter_discovery_up", "Whether the last listing of a discovery (every page) succeeded (1) or failed (0).", &DISCOVERY_LABELS, &[]),
+            discovered: gauge("bedrock_exporter_discovered_resources", "Jobs or models watched because discovery found them.", &DISCOVERY_LABELS, &[]),
         }
     }
 
-    fn collectors(&self) -> [&GaugeVec; 18] {
+    fn collectors(&self) -> [&GaugeVec; 20] {
         [
             &self.job_info,
             &self.job_status,
@@ -110,6 +129,8 @@ impl BedrockFamilies {
             &self.model_creation,
             &self.target_up,
             &self.target_last_success,
+            &self.discovery_up,
+            &self.discovered,
         ]
     }
 
@@ -270,9 +291,24 @@ pub fn one_line(message: &str) -> String {
 
 /// Maps observations to the Bedrock series and the per-identifier health series. Pure: the same
 /// observations always give the same families.
-pub fn render(observations: &[Observation]) -> Vec<MetricFamily> {
+pub fn render(resources: &[Resource], discoveries: &[DiscoverySeries]) -> Vec<MetricFamily> {
     let families = BedrockFamilies::new();
-    for obs in observations {
+    for discovery in discoveries {
+        let labels = [
+            discovery.account.as_str(),
+            discovery.kind.as_str(),
+            discovery.region.as_str(),
+        ];
+        families
+            .discovery_up
+            .with_label_values(&labels)
+            .set(if discovery.up { 1.0 } else { 0.0 });
+        families
+            .discovered
+            .with_label_values(&labels)
+            .set(discovery.discovered as f64);
+    }
+    for obs in resources {
         let account = obs.account.as_str();
         let target = [
             account,
@@ -324,7 +360,7 @@ pub fn encode(mut families: Vec<MetricFamily>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bedrock::Kind;
+    use tokio::time::Instant;
 
     #[test]
     fn failure_messages_become_one_short_line() {
@@ -338,21 +374,24 @@ mod tests {
 
     #[test]
     fn unknown_status_gets_its_own_series() {
-        let mut obs = Observation::new(Kind::Job, "j", "us-east-1");
+        let mut obs = Resource::configured(Kind::Job, "j", "us-east-1", "", Instant::now());
         obs.up = true;
         obs.record = Some(Record::Job(JobRecord {
             status: Some("Paused".into()),
             ..JobRecord::default()
         }));
-        let text = String::from_utf8(encode(render(&[obs]))).unwrap();
+        let text = String::from_utf8(encode(render(&[obs], &[]))).unwrap();
         assert!(text.contains(r#"bedrock_customization_job_status{account_id="",job_name="j",region="us-east-1",status="Paused"} 1"#), "{text}");
         assert!(text.contains(r#"bedrock_customization_job_status{account_id="",job_name="j",region="us-east-1",status="InProgress"} 0"#), "{text}");
     }
 
     #[test]
     fn a_missing_record_leaves_only_health_series() {
-        let obs = Observation::new(Kind::Model, "m", "eu-west-1");
-        let names: Vec<String> = render(&[obs]).iter().map(|f| f.name().to_owned()).collect();
+        let obs = Resource::configured(Kind::Model, "m", "eu-west-1", "", Instant::now());
+        let names: Vec<String> = render(&[obs], &[])
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
         assert_eq!(names, vec!["bedrock_exporter_target_up".to_owned()]);
     }
 }

@@ -86,9 +86,10 @@ impl Telemetry {
         })
     }
 
-    /// Creates the request and failure series of a region at zero, so `rate()` sees them from the start.
-    pub fn init_region(&self, region: &str) {
-        for op in Operation::ALL {
+    /// Creates the request and failure series of a region's operations at zero, so `rate()` sees
+    /// them from the start.
+    pub fn init_region(&self, region: &str, operations: &[Operation]) {
+        for &op in operations {
             self.requests.with_label_values(&[op.as_str(), region]);
             for kind in ErrorKind::ALL {
                 self.failures

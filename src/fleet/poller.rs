@@ -1,96 +1,130 @@
-//! The scheduler: reads every configured identifier that is due, a target's calls bounded by its
-//! `concurrency`, and publishes a finished [`Snapshot`] after each cycle.
+//! The poller: one task that owns every target's watched set. Each cycle lists what discovery
+//! finds, reads what is due (a target's calls bounded by its `concurrency`, each by its own
+//! timeout), and publishes a [`Snapshot`], also every [`PUBLISH_EVERY`] while a cycle runs.
 //!
-//! The poller owns all its state and runs in one task, so it needs no locks; the HTTP server only
-//! ever sees whole snapshots through a `watch` channel. Cycles run back to back, never overlapping:
-//! after one ends the poller sleeps until the earliest identifier is due again.
+//! Calls run as futures that own what they need and hand back their results, which this task
+//! applies as they arrive: the watched set is only ever touched here, so it needs no locks, and
+//! a snapshot can be taken mid-cycle. Cycles never overlap: after one ends the poller sleeps
+//! until the earliest read or listing is due again.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, Record};
-use crate::config::{role_account, Target};
-use crate::exposition::{encode, render, Telemetry};
-use crate::fleet::Observation;
+use super::reconcile::{queries, reconcile};
+use super::{due_after, DiscoveryState, Key, Resource, Schedule, WatchedSet};
+use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Record};
+use crate::config::{self, role_account};
+use crate::exposition::{encode, render, DiscoverySeries, Telemetry};
 
-/// What the server shows: the result of the last finished poll cycle.
+/// How much longer than `request_timeout` the poller waits for a call before abandoning it. The
+/// SDK enforces `request_timeout` itself; the poller's own bound keeps a source that never
+/// answers from stalling a cycle.
+pub const READ_GRACE: Duration = Duration::from_secs(1);
+
+/// While a cycle runs, what it has read so far is published at least this often.
+pub const PUBLISH_EVERY: Duration = Duration::from_secs(5);
+
+/// The wall clock, for success and poll timestamps and discovery windows; tests fix it.
+pub type Clock = fn() -> SystemTime;
+
+/// What the server shows: the state after the last cycle, or so far in the current one.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    /// Bedrock series and per-identifier health, rendered and encoded (text format 0.0.4) once
-    /// at the end of the cycle, so a scrape only appends the exporter's own metrics.
+    /// Bedrock series and per-resource health, rendered and encoded (text format 0.0.4), so a
+    /// scrape only appends the exporter's own metrics.
     pub exposition: Vec<u8>,
-    /// Every configured identifier, in config order.
-    pub observations: Vec<Observation>,
+    /// Every watched resource, by target.
+    pub resources: Vec<Resource>,
+    /// Every discovery, by target.
+    pub discoveries: Vec<DiscoverySeries>,
     /// Poll cycles finished so far; 0 until the first one ends.
     pub cycles: u64,
 }
 
-/// How often identifiers are re-read.
-#[derive(Debug, Clone, Copy)]
-pub struct Schedule {
-    /// Running jobs, creating models, and anything whose last read failed.
-    pub interval: Duration,
-    /// Finished jobs and settled models.
-    pub terminal_interval: Duration,
-    /// API calls in flight at once, per target.
-    pub concurrency: usize,
-    /// Bound on one read. The SDK enforces the same bound itself (`request_timeout`); the
-    /// poller's own, [`READ_GRACE`] later, keeps a source that never answers from stalling a cycle.
-    pub request_timeout: Duration,
-}
-
-/// How much longer than `request_timeout` the poller waits for a read before abandoning it.
-pub const READ_GRACE: Duration = Duration::from_secs(1);
-
-/// The wall clock, for success and poll timestamps; tests fix it.
-pub type Clock = fn() -> SystemTime;
-
-/// One account and region: its source and the identifiers read through it.
+/// One account and region: its source, what it watches and what it discovers.
 #[derive(Debug)]
-pub struct TargetPoller<S> {
+pub struct PolledTarget<S> {
     source: S,
-    entries: Vec<Entry>,
+    region: String,
+    role_account: String,
+    watched: WatchedSet,
+    discoveries: Vec<DiscoveryState>,
 }
 
-#[derive(Debug)]
-struct Entry {
-    observation: Observation,
-    next_due: Instant,
-}
-
-impl<S: BedrockSource> TargetPoller<S> {
-    /// A target reading the jobs and models of `target` through `source`; `region` (the
-    /// target's, resolved) labels their series.
-    pub fn new(source: S, region: &str, target: &Target) -> Self {
+impl<S: BedrockSource> PolledTarget<S> {
+    /// A target reading through `source` the jobs and models `config` lists and discovers;
+    /// `region` (the target's, resolved) labels their series. Everything is due at once.
+    pub fn new(source: S, region: &str, config: &config::Target) -> Self {
         let now = Instant::now();
-        let account = target
+        let role_account = config
             .role_arn
             .as_deref()
             .and_then(role_account)
-            .unwrap_or_default();
-        let entries = target
-            .jobs
-            .iter()
-            .map(|id| (Kind::Job, id))
-            .chain(target.models.iter().map(|id| (Kind::Model, id)))
-            .map(|(kind, id)| Entry {
-                observation: Observation::new(kind, id.as_str(), region).with_account(account),
-                next_due: now,
+            .unwrap_or_default()
+            .to_owned();
+        let watched =
+            WatchedSet::configured(&config.jobs, &config.models, region, &role_account, now);
+        let discoveries = Kind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                Some(DiscoveryState {
+                    kind,
+                    rule: config.discover.of(kind)?.clone(),
+                    account: role_account.clone(),
+                    up: None,
+                    last_error: None,
+                    next_due: now,
+                })
             })
             .collect();
-        TargetPoller { source, entries }
+        PolledTarget {
+            source,
+            region: region.to_owned(),
+            role_account,
+            watched,
+            discoveries,
+        }
+    }
+
+    /// The operations this target calls: both Gets, and the List of each discovered kind.
+    fn operations(&self) -> Vec<crate::bedrock::Operation> {
+        Kind::ALL
+            .into_iter()
+            .map(Kind::get_operation)
+            .chain(self.discoveries.iter().map(|d| d.kind.list_operation()))
+            .collect()
     }
 }
 
-/// Reads identifiers on schedule and publishes snapshots.
+/// A finished call, handed back to the poller. Short-lived, one per call in flight: a large
+/// variant costs nothing worth an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Done {
+    Listed {
+        target: usize,
+        kind: Kind,
+        result: Result<Vec<Record>, FetchError>,
+    },
+    Read {
+        target: usize,
+        key: Key,
+        result: Result<Record, FetchError>,
+        at: f64,
+    },
+}
+
+/// Lists, reads on schedule, and publishes snapshots.
 #[derive(Debug)]
 pub struct Poller<S> {
-    targets: Vec<TargetPoller<S>>,
+    targets: Vec<PolledTarget<S>>,
     schedule: Schedule,
     telemetry: Telemetry,
     snapshot: watch::Sender<Arc<Snapshot>>,
@@ -99,11 +133,9 @@ pub struct Poller<S> {
 }
 
 impl<S: BedrockSource> Poller<S> {
-    pub fn new(targets: Vec<TargetPoller<S>>, schedule: Schedule, telemetry: Telemetry) -> Self {
+    pub fn new(targets: Vec<PolledTarget<S>>, schedule: Schedule, telemetry: Telemetry) -> Self {
         for target in &targets {
-            for entry in &target.entries {
-                telemetry.init_region(&entry.observation.region);
-            }
+            telemetry.init_region(&target.region, &target.operations());
         }
         let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
         Poller {
@@ -116,7 +148,7 @@ impl<S: BedrockSource> Poller<S> {
         }
     }
 
-    /// Replaces the wall clock used for timestamps (tests use a fixed one).
+    /// Replaces the wall clock used for timestamps and discovery windows (tests fix it).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
@@ -132,14 +164,14 @@ impl<S: BedrockSource> Poller<S> {
         self.snapshot.borrow().clone()
     }
 
-    /// Reads every identifier once, whether due or not, and publishes the result. Returns whether
-    /// every read succeeded.
+    /// Lists everything discovery finds and reads every resource once, whether due or not, and
+    /// publishes the result. Returns whether every listing and read succeeded.
     pub async fn poll_all(&mut self) -> bool {
         self.cycle(Instant::now(), true).await;
-        self.targets
-            .iter()
-            .flat_map(|t| &t.entries)
-            .all(|e| e.observation.up)
+        self.targets.iter().all(|t| {
+            t.watched.resources.values().all(|r| r.up)
+                && t.discoveries.iter().all(|d| d.up == Some(true))
+        })
     }
 
     /// Polls on schedule until `shutdown` is cancelled. An in-flight cycle is abandoned at shutdown.
@@ -159,160 +191,338 @@ impl<S: BedrockSource> Poller<S> {
         tracing::debug!("poller stopped");
     }
 
+    /// The earliest read or listing due.
     fn next_due(&self) -> Instant {
         self.targets
             .iter()
-            .flat_map(|t| &t.entries)
-            .map(|e| e.next_due)
+            .flat_map(|t| {
+                let reads = t.watched.resources.values().filter_map(|r| r.next_due);
+                reads.chain(t.discoveries.iter().map(|d| d.next_due))
+            })
             .min()
-            .unwrap_or_else(|| Instant::now() + self.schedule.terminal_interval)
+            .unwrap_or_else(|| due_after(Instant::now(), self.schedule.terminal_interval))
     }
 
-    /// One cycle: reads what is due at `start` (or everything), then publishes.
+    /// One cycle: the listings due at `start`, then the reads due (or everything), applied as
+    /// they finish; then publishes.
     async fn cycle(&mut self, start: Instant, everything: bool) {
-        let wall_start = (self.clock)();
-        let schedule = self.schedule;
-        let telemetry = &self.telemetry;
-        let clock = self.clock;
-        let mut reads = Vec::with_capacity(self.targets.len());
-        for target in &mut self.targets {
-            // Collected first: a lazy filter held across the await would make this future's
-            // Send-ness depend on a higher-ranked closure, which rustc cannot prove.
-            let due: Vec<&mut Entry> = target
-                .entries
-                .iter_mut()
-                .filter(|e| everything || e.next_due <= start)
-                .collect();
-            reads.push(read_target(
-                &target.source,
-                due,
-                start,
-                schedule,
-                telemetry,
-                clock,
-            ));
+        let now = unix_seconds((self.clock)());
+        let mut work: FuturesUnordered<BoxFuture<'static, Done>> = FuturesUnordered::new();
+        let mut listings = vec![0usize; self.targets.len()];
+        for (t, target) in self.targets.iter_mut().enumerate() {
+            for discovery in &mut target.discoveries {
+                if everything || discovery.next_due <= start {
+                    discovery.next_due = due_after(start, self.schedule.interval);
+                    listings[t] += 1;
+                    work.push(
+                        list(
+                            target.source.clone(),
+                            queries(discovery.kind, &discovery.rule, now),
+                            target.region.clone(),
+                            self.telemetry.clone(),
+                            self.schedule.request_timeout,
+                        )
+                        .map(move |(kind, result)| Done::Listed {
+                            target: t,
+                            kind,
+                            result,
+                        })
+                        .boxed(),
+                    );
+                }
+            }
         }
-        futures_util::future::join_all(reads).await;
+        // A target's reads start once its listings are in: they decide what is due.
+        let mut queues: Vec<VecDeque<Key>> = vec![VecDeque::new(); self.targets.len()];
+        let mut active = vec![0usize; self.targets.len()];
+        for t in 0..self.targets.len() {
+            if listings[t] == 0 {
+                queues[t] = self.targets[t].watched.due(start, everything).into();
+                self.start_reads(t, &mut queues[t], &mut active[t], &work);
+            }
+        }
+
+        let mut publish = tokio::time::interval_at(start + PUBLISH_EVERY, PUBLISH_EVERY);
+        loop {
+            tokio::select! {
+                done = work.next() => match done {
+                    None => break,
+                    Some(Done::Listed { target: t, kind, result }) => {
+                        self.apply_listing(t, kind, result, start);
+                        listings[t] -= 1;
+                        if listings[t] == 0 {
+                            queues[t] = self.targets[t].watched.due(start, everything).into();
+                            self.start_reads(t, &mut queues[t], &mut active[t], &work);
+                        }
+                    }
+                    Some(Done::Read { target: t, key, result, at }) => {
+                        self.apply_read(t, &key, result, at, start);
+                        active[t] -= 1;
+                        self.start_reads(t, &mut queues[t], &mut active[t], &work);
+                    }
+                },
+                _ = publish.tick() => self.publish(),
+            }
+        }
 
         self.cycles += 1;
-        let observations: Vec<Observation> = self
-            .targets
-            .iter()
-            .flat_map(|t| &t.entries)
-            .map(|e| e.observation.clone())
-            .collect();
-        let exposition = encode(render(&observations));
         let took = start.elapsed().as_secs_f64();
         self.telemetry
             .observe_cycle(took, unix_seconds((self.clock)()));
-        let failed = observations.iter().filter(|o| !o.up).count();
-        let identifiers = observations.len();
         // Published before it is logged, so whoever reads the log line sees this snapshot served.
-        self.snapshot.send_replace(Arc::new(Snapshot {
-            exposition,
-            observations,
-            cycles: self.cycles,
-        }));
+        self.publish();
+        let resources: usize = self.targets.iter().map(|t| t.watched.resources.len()).sum();
+        let failed: usize = self
+            .targets
+            .iter()
+            .map(|t| t.watched.resources.values().filter(|r| !r.up).count())
+            .sum();
         tracing::debug!(
             cycle = self.cycles,
-            identifiers,
+            resources,
             failed,
             seconds = took,
-            started = unix_seconds(wall_start),
             "poll cycle finished"
         );
         if self.cycles == 1 {
-            tracing::info!(identifiers, failed, "first poll cycle finished; ready");
+            tracing::info!(resources, failed, "first poll cycle finished; ready");
         }
     }
-}
 
-/// Reads a target's due entries, at most `schedule.concurrency` at once.
-async fn read_target<S: BedrockSource>(
-    source: &S,
-    due: Vec<&mut Entry>,
-    cycle_start: Instant,
-    schedule: Schedule,
-    telemetry: &Telemetry,
-    clock: Clock,
-) {
-    futures_util::stream::iter(due)
-        .for_each_concurrent(schedule.concurrency, |entry| {
-            read(source, entry, cycle_start, schedule, telemetry, clock)
-        })
-        .await;
-}
-
-/// Reads one identifier and records the outcome on its entry.
-async fn read<S: BedrockSource>(
-    source: &S,
-    entry: &mut Entry,
-    cycle_start: Instant,
-    schedule: Schedule,
-    telemetry: &Telemetry,
-    clock: Clock,
-) {
-    let obs = &mut entry.observation;
-    let started = Instant::now();
-    let call = source.get(obs.kind, &obs.identifier);
-    let bound = schedule.request_timeout + READ_GRACE;
-    let result = tokio::time::timeout(bound, call).await.unwrap_or_else(|_| {
-        Err(FetchError::new(
-            ErrorKind::Timeout,
-            format!(
-                "no answer within {}",
-                humantime::format_duration(schedule.request_timeout)
-            ),
-        ))
-    });
-    let operation = obs.kind.get_operation();
-    telemetry.observe_call(
-        operation,
-        &obs.region,
-        started.elapsed().as_secs_f64(),
-        result.as_ref().err().map(|e| e.kind()),
-    );
-    match result {
-        Ok(record) => {
-            obs.up = true;
-            obs.last_success = Some(unix_seconds(clock()));
-            obs.last_error = None;
-            obs.read(record);
+    /// Starts reads from a target's queue while it has fewer than `concurrency` in flight.
+    fn start_reads(
+        &self,
+        t: usize,
+        queue: &mut VecDeque<Key>,
+        active: &mut usize,
+        work: &FuturesUnordered<BoxFuture<'static, Done>>,
+    ) {
+        let target = &self.targets[t];
+        while *active < self.schedule.concurrency {
+            let Some(key) = queue.pop_front() else {
+                return;
+            };
+            // A resource can drop out between being queued and its turn (a 404 elsewhere).
+            let Some(resource) = target.watched.resources.get(&key) else {
+                continue;
+            };
+            *active += 1;
+            let future = read(
+                target.source.clone(),
+                resource.kind,
+                resource.read_as().to_owned(),
+                target.region.clone(),
+                self.telemetry.clone(),
+                self.schedule.request_timeout,
+                self.clock,
+            );
+            work.push(
+                future
+                    .map(move |(result, at)| Done::Read {
+                        target: t,
+                        key,
+                        result,
+                        at,
+                    })
+                    .boxed(),
+            );
         }
-        Err(error) => {
+    }
+
+    fn apply_listing(
+        &mut self,
+        t: usize,
+        kind: Kind,
+        result: Result<Vec<Record>, FetchError>,
+        start: Instant,
+    ) {
+        // Another target's resources are theirs: a discovery never watches them a second time.
+        let others: HashSet<String> = if self.targets.len() > 1 {
+            self.targets
+                .iter()
+                .enumerate()
+                .filter(|(other, _)| *other != t)
+                .flat_map(|(_, target)| target.watched.resources.values())
+                .filter_map(|r| r.arn.clone())
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let target = &mut self.targets[t];
+        let Some(discovery) = target.discoveries.iter_mut().find(|d| d.kind == kind) else {
+            return;
+        };
+        match result {
+            Ok(listing) => {
+                if let Some(account) = listing
+                    .iter()
+                    .find_map(|r| r.arn().and_then(crate::bedrock::account_of_arn))
+                {
+                    discovery.account = account.to_owned();
+                }
+                discovery.up = Some(true);
+                discovery.last_error = None;
+                let listed = listing.len();
+                let outcome = reconcile(
+                    &mut target.watched,
+                    kind,
+                    listing,
+                    &target.region,
+                    &target.role_account,
+                    &|arn| others.contains(arn),
+                );
+                target.watched.read_now(&outcome.to_read, start);
+                if outcome.added + outcome.removed > 0 {
+                    tracing::info!(
+                        kind = kind.as_str(),
+                        region = %target.region,
+                        listed,
+                        added = outcome.added,
+                        removed = outcome.removed,
+                        "discovery changed the watched set"
+                    );
+                }
+            }
+            Err(error) => {
+                // The set stays as it was: a failed listing says nothing about what exists.
+                tracing::warn!(
+                    operation = kind.list_operation().as_str(),
+                    region = %target.region,
+                    error_kind = error.kind().as_str(),
+                    error = error.message(),
+                    "Bedrock listing failed; the watched set is kept"
+                );
+                discovery.up = Some(false);
+                discovery.last_error = Some(error);
+            }
+        }
+    }
+
+    fn apply_read(
+        &mut self,
+        t: usize,
+        key: &Key,
+        result: Result<Record, FetchError>,
+        at: f64,
+        start: Instant,
+    ) {
+        let target = &mut self.targets[t];
+        if let (Err(error), Some(resource)) = (&result, target.watched.resources.get(key)) {
             tracing::warn!(
-                operation = operation.as_str(),
-                identifier = %obs.identifier,
-                region = %obs.region,
+                operation = key.kind.get_operation().as_str(),
+                identifier = %resource.identifier,
+                region = %target.region,
                 error_kind = error.kind().as_str(),
                 error = error.message(),
                 "Bedrock read failed"
             );
-            obs.up = false;
-            if error.kind() == ErrorKind::NotFound {
-                obs.record = None;
-            }
-            obs.last_error = Some(error);
         }
+        target
+            .watched
+            .apply_read(key, result, at, start, &self.schedule);
     }
-    let settled = obs.up
-        && match &obs.record {
-            Some(Record::Job(job)) => job.is_terminal(),
-            Some(Record::Model(model)) => model.is_settled(),
-            None => false,
-        };
-    let wait = if settled {
-        schedule.terminal_interval
-    } else {
-        schedule.interval
-    };
-    entry.next_due = due_after(cycle_start, wait);
+
+    /// Renders and publishes what the watched sets hold now.
+    fn publish(&self) {
+        let resources: Vec<Resource> = self
+            .targets
+            .iter()
+            .flat_map(|t| t.watched.resources.values().cloned())
+            .collect();
+        let discoveries: Vec<DiscoverySeries> = self
+            .targets
+            .iter()
+            .flat_map(|t| {
+                t.discoveries.iter().filter_map(|d| {
+                    Some(DiscoverySeries {
+                        kind: d.kind,
+                        account: d.account.clone(),
+                        region: t.region.clone(),
+                        up: d.up?,
+                        discovered: t.watched.discovered(d.kind),
+                        last_error: d.last_error.clone(),
+                    })
+                })
+            })
+            .collect();
+        let exposition = encode(render(&resources, &discoveries));
+        self.snapshot.send_replace(Arc::new(Snapshot {
+            exposition,
+            resources,
+            discoveries,
+            cycles: self.cycles,
+        }));
+    }
 }
 
-/// `start + wait`, or `start` itself where that instant would overflow the clock: config bounds
-/// the intervals, but the scheduler must not panic whatever it is given.
-fn due_after(start: Instant, wait: Duration) -> Instant {
-    start.checked_add(wait).unwrap_or(start)
+/// Lists every page of each query in turn; each page is one call, counted and timed.
+async fn list<S: BedrockSource>(
+    source: S,
+    queries: Vec<ListQuery>,
+    region: String,
+    telemetry: Telemetry,
+    request_timeout: Duration,
+) -> (Kind, Result<Vec<Record>, FetchError>) {
+    let bound = request_timeout + READ_GRACE;
+    let Some(kind) = queries.first().map(|q| q.kind) else {
+        return (Kind::Job, Ok(Vec::new()));
+    };
+    let operation = kind.list_operation();
+    let mut records = Vec::new();
+    for query in queries {
+        let mut pages = std::pin::pin!(source.list(query));
+        loop {
+            let started = Instant::now();
+            let page = match tokio::time::timeout(bound, pages.next()).await {
+                Ok(None) => break,
+                Ok(Some(page)) => page,
+                Err(_) => Err(no_answer(request_timeout)),
+            };
+            let took = started.elapsed().as_secs_f64();
+            telemetry.observe_call(
+                operation,
+                &region,
+                took,
+                page.as_ref().err().map(FetchError::kind),
+            );
+            match page {
+                Ok(page) => records.extend(page),
+                Err(error) => return (kind, Err(error)),
+            }
+        }
+    }
+    (kind, Ok(records))
+}
+
+/// Reads one resource, counted and timed; returns the result and when it ended (Unix time).
+async fn read<S: BedrockSource>(
+    source: S,
+    kind: Kind,
+    identifier: String,
+    region: String,
+    telemetry: Telemetry,
+    request_timeout: Duration,
+    clock: Clock,
+) -> (Result<Record, FetchError>, f64) {
+    let started = Instant::now();
+    let bound = request_timeout + READ_GRACE;
+    let result = tokio::time::timeout(bound, source.get(kind, &identifier))
+        .await
+        .unwrap_or_else(|_| Err(no_answer(request_timeout)));
+    telemetry.observe_call(
+        kind.get_operation(),
+        &region,
+        started.elapsed().as_secs_f64(),
+        result.as_ref().err().map(FetchError::kind),
+    );
+    (result, unix_seconds(clock()))
+}
+
+fn no_answer(bound: Duration) -> FetchError {
+    FetchError::new(
+        ErrorKind::Timeout,
+        format!("no answer within {}", config::show_duration(bound)),
+    )
 }
 
 /// Seconds since the Unix epoch.
@@ -320,19 +530,4 @@ pub fn unix_seconds(at: SystemTime) -> f64 {
     at.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_due_time_beyond_the_clock_does_not_panic() {
-        let now = Instant::now();
-        assert_eq!(due_after(now, Duration::MAX), now);
-        assert_eq!(
-            due_after(now, Duration::from_secs(60)),
-            now + Duration::from_secs(60)
-        );
-    }
 }

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exposition::{encode, Telemetry};
 use crate::fleet::poller::Snapshot;
+use crate::fleet::Origin;
 
 /// Paths the server answers itself, which `--web.telemetry-path` cannot take.
 pub const RESERVED_PATHS: [&str; 3] = ["/", "/healthz", "/readyz"];
@@ -241,14 +242,35 @@ fn index(state: &ServerState) -> HttpResponse {
          <style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:left}}</style></head>\n\
          <body><h1>Bedrock Exporter</h1>\n<p>Version {version} ({revision}). \
          <a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/readyz\">Readiness</a></p>\n\
-         <p>Poll cycles finished: {cycles}</p>\n\
-         <table><tr><th>Kind</th><th>Identifier</th><th>Region</th><th>Up</th><th>Status</th><th>Failure message</th><th>Last error</th><th>Last success</th></tr>\n",
+         <p>Poll cycles finished: {cycles}</p>\n",
         version = env!("CARGO_PKG_VERSION"),
         revision = env!("BEDROCK_EXPORTER_REVISION"),
         cycles = snapshot.cycles,
     );
-    for obs in &snapshot.observations {
-        let last_success = obs
+    if !snapshot.discoveries.is_empty() {
+        html.push_str("<h2>Discovery</h2>\n<table><tr><th>Kind</th><th>Account</th><th>Region</th><th>Up</th><th>Found</th><th>Last error</th></tr>\n");
+        for d in &snapshot.discoveries {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                d.kind.as_str(),
+                escape(&d.account),
+                escape(&d.region),
+                if d.up { "yes" } else { "no" },
+                d.discovered,
+                escape(
+                    &d.last_error
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        html.push_str("</table>\n");
+    }
+    html.push_str("<h2>Jobs and models</h2>\n<table><tr><th>Kind</th><th>Identifier</th><th>Account</th><th>Region</th><th>Origin</th><th>Up</th><th>Status</th><th>Failure message</th><th>Last error</th><th>Last success</th></tr>\n");
+    for resource in &snapshot.resources {
+        let last_success = resource
             .last_success
             .map(|t| {
                 DateTime::from_secs(t as i64)
@@ -256,20 +278,26 @@ fn index(state: &ServerState) -> HttpResponse {
                     .unwrap_or_default()
             })
             .unwrap_or_else(|| "never".to_owned());
-        let last_error = obs
+        let last_error = resource
             .last_error
             .as_ref()
             .map(|e| e.to_string())
             .unwrap_or_default();
+        let origin = match resource.origin {
+            Origin::Configured => "configured",
+            Origin::Discovered => "discovered",
+        };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            obs.kind.as_str(),
-            escape(&obs.identifier),
-            escape(&obs.region),
-            if obs.up { "yes" } else { "no" },
-            escape(obs.status().unwrap_or("")),
-            escape(obs.failure_message().unwrap_or("")),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            resource.kind.as_str(),
+            escape(&resource.identifier),
+            escape(&resource.account),
+            escape(&resource.region),
+            origin,
+            if resource.up { "yes" } else { "no" },
+            escape(resource.status().unwrap_or("")),
+            escape(resource.failure_message().unwrap_or("")),
             escape(&last_error),
             last_success,
         );
