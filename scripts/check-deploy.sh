@@ -29,12 +29,22 @@ echo "== hadolint Dockerfile"
 
 echo "== the Dockerfile's build command, on the files .dockerignore sends"
 context=target/docker-context
-rm -rf "$context"
 mkdir -p "$context"
-"$py" scripts/deploy_check.py --docker-context | while read -r file; do
-    mkdir -p "$context/$(dirname "$file")"
-    cp "$file" "$context/$file"
+listing=$("$py" scripts/deploy_check.py --docker-context)
+mapfile -t files <<<"$listing"
+# Only changed files are copied, so that unchanged ones keep their mtimes and cargo its last build;
+# a changed one is newer than that build.
+for file in "${files[@]}"; do
+    if ! cmp -s "$file" "$context/$file"; then
+        mkdir -p "$context/$(dirname "$file")"
+        cp "$file" "$context/$file"
+    fi
 done
+# What the context no longer sends (deleted or moved in the tree) goes.
+(cd "$context" && find . -type f -printf '%P\n' | sort) | comm -23 - <(sort <<<"$listing") | while read -r stale; do
+    rm "$context/$stale"
+done
+find "$context" -mindepth 1 -type d -empty -delete
 build=$("$py" scripts/deploy_check.py --docker-build-command)
 echo "$build"
 # shellcheck disable=SC2086 # the command is split into words as the Dockerfile's RUN does
