@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test, promtool over the demo's exposition, then
-# the Dockerfile and deploy/ (scripts/check-deploy.sh, which ends on a real Prometheus).
+# The whole test suite: formatting, lints, every test, promtool over the demo's exposition and the
+# golden one, then the Dockerfile and deploy/ (scripts/check-deploy.sh, which ends on a real
+# Prometheus). Ends with one line that counts every check (scripts/checks.sh).
 # Installs what it lacks first: rustfmt and clippy (rustup), promtool (Debian's prometheus package);
 # check-deploy.sh installs its own Python tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/checks.sh
+. scripts/checks.sh
 
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
@@ -16,18 +19,26 @@ need_debian prometheus promtool
 # A bearer token in the environment would switch the SDK away from SigV4.
 unset AWS_BEARER_TOKEN_BEDROCK
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --check
-echo "== cargo clippy --all-targets -- -D warnings"
+step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
-echo "== cargo test"
-cargo test --locked 2>&1 | tee target/test.log
-passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' target/test.log)
-echo "== promtool check metrics (--demo --once)"
+step "cargo test"
+status=0
+cargo test --locked 2>&1 | tee target/test.log || status=$?
+step_tests "$(awk '/^test result:/ { n += $4 } END { print n + 0 }' target/test.log)" \
+    "$(awk '/^test result:/ { n += $6 } END { print n + 0 }' target/test.log)"
+if [ "$status" -ne 0 ]; then
+    exit "$status"
+fi
+step "promtool check metrics (--demo --once)"
 exposition=target/demo-once.prom
 cargo run --locked --quiet -- --demo --once --log.level=warn >"$exposition"
 # promtool prints findings and exits non-zero on any.
 promtool check metrics <"$exposition"
 echo "promtool: $(grep -vc '^#' "$exposition") samples, no findings"
+step "promtool check metrics (tests/golden/bedrock.prom)"
+promtool check metrics <tests/golden/bedrock.prom
+echo "promtool: $(grep -vc '^#' tests/golden/bedrock.prom) samples, no findings"
+step_done
 bash scripts/check-deploy.sh
-echo "tests: ${passed} passed, 0 failed"
