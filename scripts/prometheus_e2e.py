@@ -50,7 +50,7 @@ EXPECTED_ALERTS = {
 DISTINCT_COUNTS = {
     ("Jobs by status", "A"): "count(count by (account_id, region, job_name) (bedrock_customization_job_info))",
     ("Custom models by status", "A"): "count(count by (account_id, region, model_name) (bedrock_custom_model_info))",
-    ("Targets up / configured", "B"): "count(count by (kind, identifier, region) (bedrock_exporter_target_up))",
+    ("Targets up / configured", "B"): "count(count by (account_id, kind, identifier, region) (bedrock_exporter_target_up))",
 }
 EXPORTERS = 2
 DEADLINE = 60.0
