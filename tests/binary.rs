@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bedrock_exporter::bedrock::simulator::{Fault, RunningSimulator, Simulator};
+use bedrock_exporter::bedrock::Kind;
 use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
@@ -54,17 +55,21 @@ impl Drop for TempConfig {
 
 /// Writes a config polling `jobs` at `endpoint` to a fresh file.
 fn write_config(endpoint: &str, jobs: &[&str]) -> TempConfig {
+    let jobs: Vec<String> = jobs.iter().map(|j| format!("      - {j}\n")).collect();
+    config_file(&format!(
+        "interval: 60s\nrequest_timeout: 30s\ntargets:\n  - region: {REGION}\n    endpoint_url: {endpoint}\n    jobs:\n{}",
+        jobs.concat()
+    ))
+}
+
+/// Writes `text` to a fresh config file.
+fn config_file(text: &str) -> TempConfig {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let path = std::env::temp_dir().join(format!(
         "bedrock-exporter-test-{}-{}.yaml",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let jobs: Vec<String> = jobs.iter().map(|j| format!("      - {j}\n")).collect();
-    let text = format!(
-        "interval: 60s\nrequest_timeout: 30s\ntargets:\n  - region: {REGION}\n    endpoint_url: {endpoint}\n    jobs:\n{}",
-        jobs.concat()
-    );
     std::fs::write(&path, text).unwrap();
     TempConfig(path)
 }
@@ -701,5 +706,64 @@ async fn sigterm_lets_a_slowly_read_scrape_finish() {
     let (code, log) = exporter.finish().await;
     assert_eq!(code, Some(0), "{log:?}");
     assert!(!log.iter().any(|l| l.contains("grace period")), "{log:?}");
+    server.shutdown().await;
+}
+
+/// With discovery alone in the config, a job created in the account is watched at the next
+/// listing, and one deleted drops out with its series, without a restart.
+#[tokio::test]
+async fn discovered_jobs_come_and_go_without_a_restart() {
+    let (sim, server) = simulator_with_job_1().await;
+    let config = config_file(&format!(
+        "interval: 1s\nrequest_timeout: 30s\ntargets:\n  - region: {REGION}\n    endpoint_url: {}\n    discover:\n      jobs:\n        created_within: 3650d\n",
+        server.endpoint_url()
+    ));
+    let mut exporter = Exporter::start(&config).await;
+    exporter.wait_for_log("first poll cycle finished").await;
+    let job_lines = |text: &str, name: &str| {
+        text.lines()
+            .filter(|l| {
+                l.contains(&format!("job_name=\"{name}\""))
+                    || l.contains(&format!("identifier=\"{name}\""))
+            })
+            .count()
+    };
+    let text = get(exporter.addr, "/metrics").await.text();
+    assert!(job_lines(&text, "job-1") > 10, "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"bedrock_exporter_discovered_resources{{account_id="{ACCOUNT}",kind="job",region="{REGION}"}}"#
+            )
+        ),
+        Some(1.0)
+    );
+
+    sim.put_job(job("job-2"));
+    exporter.wait_for_log("added=1").await;
+    exporter.wait_for_log("poll cycle finished").await;
+    let text = get(exporter.addr, "/metrics").await.text();
+    assert!(job_lines(&text, "job-2") > 10, "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"bedrock_customization_job_training_loss{{account_id="{ACCOUNT}",job_name="job-2",region="{REGION}"}}"#
+            )
+        ),
+        Some(1.25),
+        "read with its Get call, not only listed"
+    );
+
+    sim.remove(Kind::Job, "job-1");
+    exporter.wait_for_log("removed=1").await;
+    exporter.wait_for_log("poll cycle finished").await;
+    let text = get(exporter.addr, "/metrics").await.text();
+    assert_eq!(job_lines(&text, "job-1"), 0, "{text}");
+    assert!(job_lines(&text, "job-2") > 10, "{text}");
+
+    exporter.terminate().await;
+    assert_eq!(exporter.finish().await.0, Some(0));
     server.shutdown().await;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{PolledTarget, Poller, READ_GRACE};
+use bedrock_exporter::fleet::poller::{PolledTarget, Poller, PUBLISH_EVERY, READ_GRACE};
 use bedrock_exporter::fleet::Schedule;
 use common::*;
 use tokio::time::Instant;
@@ -190,4 +190,34 @@ async fn a_read_that_never_answers_is_abandoned() {
         .resources
         .iter()
         .any(|o| o.identifier == "fine-1" && o.up));
+}
+
+/// A scrape during a long cycle sees what the cycle has read so far: the snapshot is republished
+/// every few seconds while the cycle runs, not only at its end.
+#[tokio::test(start_paused = true)]
+async fn a_long_cycle_publishes_what_it_has_read_so_far() {
+    let sim = Simulator::new();
+    sim.put_job(job("slow-1"));
+    sim.put_job(job("fast-1"));
+    sim.inject(Some("slow-1"), Fault::Delay(Duration::from_secs(60)));
+    let start = Instant::now();
+    let poller = poller(&sim, &["slow-1", "fast-1"], &[], 4);
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+
+    snapshots
+        .wait_for(|s| s.resources.iter().any(|r| r.identifier == "fast-1" && r.up))
+        .await
+        .unwrap();
+    let seen = snapshots.borrow().clone();
+    assert_eq!(seen.cycles, 0, "published before the cycle ended");
+    assert_eq!(Instant::now() - start, PUBLISH_EVERY);
+    assert!(seen.resources.iter().any(|r| r.identifier == "slow-1" && !r.up));
+    assert!(String::from_utf8_lossy(&seen.exposition).contains(r#"job_name="fast-1""#));
+
+    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
+    assert_eq!(Instant::now() - start, Duration::from_secs(60));
+    shutdown.cancel();
+    task.await.unwrap();
 }

@@ -12,13 +12,7 @@ use bedrock_exporter::bedrock::{
     BedrockSource, ErrorKind, JobRecord, Kind, ModelRecord, Record, StatusDetails,
 };
 use bedrock_exporter::config::Target;
-use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
-use bedrock_exporter::fleet::Schedule;
-use bedrock_exporter::http::{serve, ServerState};
 use common::*;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 /// Generous, so a loaded machine never turns a normal call into a timeout.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -107,66 +101,6 @@ async fn unknown_names_are_not_found() {
     let err = source.get(Kind::Model, "no-such-model").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     server.shutdown().await;
-}
-
-/// Exporter pieces wired as the binary wires them, with the server on a loopback port.
-struct Harness {
-    sim: Simulator,
-    poller: Poller<bedrock_exporter::bedrock::aws::AwsSource>,
-    addr: std::net::SocketAddr,
-    shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
-    sim_server: bedrock_exporter::bedrock::simulator::RunningSimulator,
-}
-
-impl Harness {
-    async fn start(jobs: &[&str], models: &[&str], timeout: Duration) -> Harness {
-        let sim = Simulator::new();
-        let sim_server = sim.spawn().await.unwrap();
-        let source = aws_source(&sim_server.endpoint_url(), timeout).await;
-        let telemetry = Telemetry::new().unwrap();
-        let schedule = Schedule {
-            interval: Duration::from_secs(60),
-            terminal_interval: Duration::from_secs(600),
-            concurrency: 4,
-            request_timeout: timeout,
-        };
-        let poller = Poller::new(
-            vec![PolledTarget::new(source, REGION, &target(jobs, models))],
-            schedule,
-            telemetry.clone(),
-        );
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let state = ServerState {
-            snapshot: poller.subscribe(),
-            telemetry,
-            telemetry_path: "/metrics".to_owned(),
-        };
-        let server = tokio::spawn(serve(listener, state, shutdown.clone()));
-        Harness {
-            sim,
-            poller,
-            addr,
-            shutdown,
-            server,
-            sim_server,
-        }
-    }
-
-    async fn scrape(&self) -> String {
-        let response = get(self.addr, "/metrics").await;
-        assert_eq!(response.status, 200);
-        response.text()
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.server.await.unwrap();
-        self.sim.clear_faults();
-        self.sim_server.shutdown().await;
-    }
 }
 
 fn up(text: &str, kind: &str, id: &str) -> Option<f64> {

@@ -152,6 +152,13 @@ impl Record {
         }
     }
 
+    pub fn creation_time(&self) -> Option<f64> {
+        match self {
+            Record::Job(job) => job.creation_time,
+            Record::Model(model) => model.creation_time,
+        }
+    }
+
     /// `lastModifiedTime`, which jobs have and models do not.
     pub fn last_modified(&self) -> Option<f64> {
         match self {

@@ -9,10 +9,16 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use bedrock_exporter::bedrock::aws::{AwsSource, ClientSettings};
+use bedrock_exporter::bedrock::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
 use bedrock_exporter::config::Target;
+use bedrock_exporter::exposition::Telemetry;
+use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
+use bedrock_exporter::fleet::Schedule;
+use bedrock_exporter::http::{serve, ServerState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -153,6 +159,73 @@ pub async fn aws_source(endpoint_url: &str, request_timeout: Duration) -> AwsSou
         .expect("client builds");
     assert_eq!(region, REGION);
     source
+}
+
+/// Exporter pieces wired as the binary wires them, polling the simulator through the real SDK,
+/// with the server on a loopback port. The poller is driven by the test (`poll_all`).
+pub struct Harness {
+    pub sim: Simulator,
+    pub poller: Poller<AwsSource>,
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    sim_server: RunningSimulator,
+}
+
+impl Harness {
+    /// Watches the configured `jobs` and `models`.
+    pub async fn start(jobs: &[&str], models: &[&str], timeout: Duration) -> Harness {
+        Harness::with_target(target(jobs, models), timeout).await
+    }
+
+    /// Watches what `target` configures and discovers (its endpoint is set to the simulator).
+    pub async fn with_target(target: Target, timeout: Duration) -> Harness {
+        let sim = Simulator::new();
+        let sim_server = sim.spawn().await.unwrap();
+        let source = aws_source(&sim_server.endpoint_url(), timeout).await;
+        let telemetry = Telemetry::new().unwrap();
+        let schedule = Schedule {
+            interval: Duration::from_secs(60),
+            terminal_interval: Duration::from_secs(600),
+            concurrency: 4,
+            request_timeout: timeout,
+        };
+        let poller = Poller::new(
+            vec![PolledTarget::new(source, REGION, &target)],
+            schedule,
+            telemetry.clone(),
+        );
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let state = ServerState {
+            snapshot: poller.subscribe(),
+            telemetry,
+            telemetry_path: "/metrics".to_owned(),
+        };
+        let server = tokio::spawn(serve(listener, state, shutdown.clone()));
+        Harness {
+            sim,
+            poller,
+            addr,
+            shutdown,
+            server,
+            sim_server,
+        }
+    }
+
+    pub async fn scrape(&self) -> String {
+        let response = get(self.addr, "/metrics").await;
+        assert_eq!(response.status, 200);
+        response.text()
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.server.await.unwrap();
+        self.sim.clear_faults();
+        self.sim_server.shutdown().await;
+    }
 }
 
 /// An HTTP response as the test saw it on the wire.

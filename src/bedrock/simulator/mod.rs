@@ -14,7 +14,8 @@ pub mod http;
 pub mod json;
 pub mod sts;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -118,10 +119,10 @@ pub const CALL_LOG_MAX: usize = 100_000;
 /// The records the simulator serves.
 #[derive(Debug)]
 enum Catalog {
-    /// Records tests put, by name.
+    /// Records tests put, by kind and name, with their ARNs' names.
     Fixed {
-        jobs: BTreeMap<String, JobRecord>,
-        models: BTreeMap<String, ModelRecord>,
+        records: BTreeMap<(Kind, String), Record>,
+        names: HashMap<String, String>,
     },
     /// The demo's, a function of time.
     Demo(Timeline),
@@ -206,8 +207,8 @@ impl Simulator {
     /// A simulator serving the records tests put.
     pub fn new() -> Simulator {
         Simulator::with_catalog(Catalog::Fixed {
-            jobs: BTreeMap::new(),
-            models: BTreeMap::new(),
+            records: BTreeMap::new(),
+            names: HashMap::new(),
         })
     }
 
@@ -235,29 +236,34 @@ impl Simulator {
 
     /// Adds or replaces (by name) a job. The demo's timeline is fixed: there it does nothing.
     pub fn put_job(&self, job: JobRecord) {
-        if let Catalog::Fixed { jobs, .. } = &mut self.state().catalog {
-            jobs.insert(job.job_name.clone().unwrap_or_default(), job);
-        }
+        self.put(Record::Job(job));
     }
 
     /// Adds or replaces (by name) a custom model. The demo's timeline is fixed: there it does nothing.
     pub fn put_model(&self, model: ModelRecord) {
-        if let Catalog::Fixed { models, .. } = &mut self.state().catalog {
-            models.insert(model.model_name.clone().unwrap_or_default(), model);
+        self.put(Record::Model(model));
+    }
+
+    fn put(&self, record: Record) {
+        if let Catalog::Fixed { records, names } = &mut self.state().catalog {
+            let name = record.name().unwrap_or_default().to_owned();
+            if let Some(arn) = record.arn() {
+                names.insert(arn.to_owned(), name.clone());
+            }
+            records.insert((record.kind(), name), record);
         }
     }
 
-    /// Deletes a job by name, as if it had never existed.
-    pub fn remove_job(&self, name: &str) {
-        if let Catalog::Fixed { jobs, .. } = &mut self.state().catalog {
-            jobs.remove(name);
-        }
-    }
-
-    /// Deletes a custom model by name.
-    pub fn remove_model(&self, name: &str) {
-        if let Catalog::Fixed { models, .. } = &mut self.state().catalog {
-            models.remove(name);
+    /// Deletes a job or model by name, as if it had never existed.
+    pub fn remove(&self, kind: Kind, name: &str) {
+        if let Catalog::Fixed { records, names } = &mut self.state().catalog {
+            if let Some(arn) = records
+                .remove(&(kind, name.to_owned()))
+                .as_ref()
+                .and_then(Record::arn)
+            {
+                names.remove(arn);
+            }
         }
     }
 
@@ -366,9 +372,7 @@ impl Simulator {
         let outcome = match request {
             Request::Get { kind, identifier } => state
                 .catalog
-                .records(*kind)
-                .into_iter()
-                .find(|r| r.name() == Some(identifier) || r.arn() == Some(identifier))
+                .find(*kind, identifier)
                 .map_or(Outcome::NotFound, |r| Outcome::Found(Box::new(r))),
             Request::List {
                 query,
@@ -431,25 +435,41 @@ impl Default for Simulator {
 }
 
 impl Catalog {
+    /// The record of `kind` with this name or ARN, as it stands now.
+    fn find(&self, kind: Kind, identifier: &str) -> Option<Record> {
+        match self {
+            Catalog::Fixed { records, names } => {
+                let name = names.get(identifier).map_or(identifier, String::as_str);
+                records.get(&(kind, name.to_owned())).cloned()
+            }
+            Catalog::Demo(_) => self
+                .records(kind)
+                .find(|r| r.name() == Some(identifier) || r.arn() == Some(identifier))
+                .map(Cow::into_owned),
+        }
+    }
+
     /// Every record of `kind` as it stands now.
-    fn records(&self, kind: Kind) -> Vec<Record> {
-        match (self, kind) {
-            (Catalog::Fixed { jobs, .. }, Kind::Job) => {
-                jobs.values().cloned().map(Record::Job).collect()
+    fn records(&self, kind: Kind) -> Box<dyn Iterator<Item = Cow<'_, Record>> + '_> {
+        match self {
+            Catalog::Fixed { records, .. } => Box::new(
+                records
+                    .range((kind, String::new())..)
+                    .take_while(move |((k, _), _)| *k == kind)
+                    .map(|(_, record)| Cow::Borrowed(record)),
+            ),
+            Catalog::Demo(timeline) => {
+                let now = Instant::now();
+                let records: Vec<Record> = match kind {
+                    Kind::Job => timeline.jobs(now).into_iter().map(Record::Job).collect(),
+                    Kind::Model => timeline
+                        .models(now)
+                        .into_iter()
+                        .map(Record::Model)
+                        .collect(),
+                };
+                Box::new(records.into_iter().map(Cow::Owned))
             }
-            (Catalog::Fixed { models, .. }, Kind::Model) => {
-                models.values().cloned().map(Record::Model).collect()
-            }
-            (Catalog::Demo(timeline), Kind::Job) => timeline
-                .jobs(Instant::now())
-                .into_iter()
-                .map(Record::Job)
-                .collect(),
-            (Catalog::Demo(timeline), Kind::Model) => timeline
-                .models(Instant::now())
-                .into_iter()
-                .map(Record::Model)
-                .collect(),
         }
     }
 }
@@ -459,8 +479,8 @@ const TOKEN_PREFIX: &str = "page-";
 
 /// One page of a listing: the records matching `query`, newest first (the service's default
 /// order) unless `ascending`, from the offset `next_token` names.
-fn page(
-    records: Vec<Record>,
+fn page<'a>(
+    records: impl Iterator<Item = Cow<'a, Record>>,
     query: &ListQuery,
     max_results: usize,
     next_token: Option<&str>,
@@ -481,14 +501,10 @@ fn page(
             None => return Outcome::Invalid(format!("Invalid pagination token: {token}")),
         },
     };
-    let mut matching: Vec<Record> = records.into_iter().filter(|r| matches(r, query)).collect();
+    let mut matching: Vec<Cow<Record>> = records.filter(|r| matches(r, query)).collect();
     matching.sort_by(|a, b| {
-        let created = |r: &Record| match r {
-            Record::Job(j) => j.creation_time,
-            Record::Model(m) => m.creation_time,
-        };
-        created(b)
-            .partial_cmp(&created(a))
+        b.creation_time()
+            .partial_cmp(&a.creation_time())
             .unwrap_or(std::cmp::Ordering::Equal)
             .then_with(|| a.arn().cmp(&b.arn()))
     });
@@ -500,7 +516,7 @@ fn page(
         .get(offset..end)
         .unwrap_or_default()
         .iter()
-        .map(Record::summary)
+        .map(|r| r.summary())
         .collect();
     let next_token = (end < matching.len()).then(|| format!("{TOKEN_PREFIX}{end}"));
     Outcome::Page {
@@ -511,10 +527,7 @@ fn page(
 
 /// Whether a record passes a listing's filters.
 fn matches(record: &Record, query: &ListQuery) -> bool {
-    let created = match record {
-        Record::Job(j) => j.creation_time,
-        Record::Model(m) => m.creation_time,
-    };
+    let created = record.creation_time();
     let base_model = match record {
         Record::Job(j) => j.base_model_arn.as_deref(),
         Record::Model(m) => m.base_model_arn.as_deref(),
@@ -603,6 +616,10 @@ mod tests {
         }
     }
 
+    fn borrowed(records: &[Record]) -> impl Iterator<Item = Cow<'_, Record>> {
+        records.iter().map(Cow::Borrowed)
+    }
+
     #[tokio::test]
     async fn the_call_log_is_bounded() {
         let sim = Simulator::new();
@@ -624,7 +641,7 @@ mod tests {
         let Outcome::Page {
             records: first,
             next_token,
-        } = page(records.clone(), &query, 2, None, false)
+        } = page(borrowed(&records), &query, 2, None, false)
         else {
             panic!("not a page")
         };
@@ -635,7 +652,7 @@ mod tests {
         let Outcome::Page {
             records: last,
             next_token,
-        } = page(records.clone(), &query, 2, Some("page-4"), false)
+        } = page(borrowed(&records), &query, 2, Some("page-4"), false)
         else {
             panic!("not a page")
         };
@@ -644,12 +661,12 @@ mod tests {
         assert_eq!(token, "page-2");
         for bad in [0, LIST_PAGE_MAX + 1] {
             assert!(matches!(
-                page(records.clone(), &query, bad, None, false),
+                page(borrowed(&records), &query, bad, None, false),
                 Outcome::Invalid(_)
             ));
         }
         assert!(matches!(
-            page(records, &query, 2, Some("bogus"), false),
+            page(borrowed(&records), &query, 2, Some("bogus"), false),
             Outcome::Invalid(_)
         ));
     }
@@ -666,7 +683,8 @@ mod tests {
             created_after: Some(1_000.5),
             ..ListQuery::all(Kind::Job)
         };
-        let Outcome::Page { records, .. } = page(records, &query, 100, None, false) else {
+        let Outcome::Page { records, .. } = page(borrowed(&records), &query, 100, None, false)
+        else {
             panic!("not a page")
         };
         let names: Vec<_> = records.iter().filter_map(Record::name).collect();

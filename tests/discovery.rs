@@ -1,0 +1,338 @@
+//! Discovery: listings through the real SDK against the simulator (every page, every filter,
+//! faults), the API economy counted on paused time, and the watched set following a listing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
+use bedrock_exporter::bedrock::{BedrockSource, Kind, ListQuery, Operation, Record};
+use bedrock_exporter::config::{Discover, Discovery, Target};
+use bedrock_exporter::exposition::Telemetry;
+use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
+use bedrock_exporter::fleet::Schedule;
+use common::*;
+use futures_util::StreamExt;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A job created `age` seconds before the fixtures' clock.
+fn job_aged(name: &str, status: &str, age: f64) -> bedrock_exporter::bedrock::JobRecord {
+    let mut job = job(name).status(status);
+    job.creation_time = Some(NOW - age);
+    job
+}
+
+/// The wall clock of the paused-time tests: 2026-11-30T00:00:00Z.
+const NOW: f64 = 1_795_996_800.0;
+
+fn fixed_clock() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs_f64(NOW)
+}
+
+/// Discovers every job and model: the fixtures are dated November 2026, so the jobs' window is
+/// long enough for them on any day the tests run.
+fn discover_all() -> Target {
+    Target {
+        discover: Discover {
+            jobs: Some(Discovery {
+                created_within: Some(Duration::from_secs(3_650 * 86_400)),
+                ..Discovery::default()
+            }),
+            models: Some(Discovery::default()),
+        },
+        ..target(&[], &[])
+    }
+}
+
+fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn a_listing_pages_through_every_job() {
+    let sim = Simulator::new();
+    let names: BTreeSet<String> = (0..2_345).map(|i| format!("job-{i:04}")).collect();
+    for name in &names {
+        sim.put_job(job(name));
+    }
+    let server = sim.spawn().await.unwrap();
+    let source = aws_source(&server.endpoint_url(), TIMEOUT).await;
+
+    let pages: Vec<Vec<Record>> = source
+        .list(ListQuery::all(Kind::Job))
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [1000, 1000, 345]);
+    let listed: BTreeSet<String> = pages
+        .iter()
+        .flatten()
+        .map(|r| r.name().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, names, "every job once");
+
+    let calls = sim.calls();
+    assert_eq!(calls.len(), 3, "one call a page");
+    let tokens: Vec<Option<&str>> = calls
+        .iter()
+        .map(|c| query_value(&c.query, "nextToken"))
+        .collect();
+    assert_eq!(tokens, [None, Some("page-1000"), Some("page-2000")]);
+    for call in &calls {
+        assert_eq!(call.operation, Operation::ListModelCustomizationJobs);
+        assert_eq!(query_value(&call.query, "maxResults"), Some("1000"));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_filter_reaches_the_request() {
+    let sim = Simulator::new();
+    sim.put_job(job_aged("support-bot-new", "InProgress", 3_600.0));
+    sim.put_job(job_aged("support-bot-old", "InProgress", 30.0 * 86_400.0));
+    sim.put_job(job_aged("legal-new", "InProgress", 3_600.0));
+    sim.put_job(job_aged("support-bot-done", "Completed", 3_600.0));
+    let mut titan = model("support-bot-titan");
+    titan.creation_time = Some(NOW - 3_600.0);
+    let mut nova = model("support-bot-nova");
+    nova.base_model_arn =
+        Some("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k".to_owned());
+    nova.creation_time = Some(NOW - 3_600.0);
+    sim.put_model(titan);
+    sim.put_model(nova);
+    let server = sim.spawn().await.unwrap();
+    let source = aws_source(&server.endpoint_url(), TIMEOUT).await;
+    let names = |query: ListQuery| {
+        let source = source.clone();
+        async move {
+            let pages: Vec<Vec<Record>> = source.list(query).map(Result::unwrap).collect().await;
+            pages
+                .iter()
+                .flatten()
+                .map(|r| r.name().unwrap().to_owned())
+                .collect::<BTreeSet<_>>()
+        }
+    };
+
+    let jobs = names(ListQuery {
+        name_contains: Some("support-bot".to_owned()),
+        created_after: Some(NOW - 86_400.0),
+        created_before: Some(NOW),
+        status: Some("InProgress".to_owned()),
+        ..ListQuery::all(Kind::Job)
+    })
+    .await;
+    assert_eq!(jobs, BTreeSet::from(["support-bot-new".to_owned()]));
+    let call = sim.calls().pop().unwrap();
+    assert_eq!(call.operation, Operation::ListModelCustomizationJobs);
+    for (name, value) in [
+        ("nameContains", "support-bot"),
+        ("creationTimeAfter", "2026-11-29T00:00:00Z"),
+        ("creationTimeBefore", "2026-11-30T00:00:00Z"),
+        ("statusEquals", "InProgress"),
+        ("maxResults", "1000"),
+    ] {
+        assert_eq!(
+            query_value(&call.query, name),
+            Some(value),
+            "{name} in {:?}",
+            call.query
+        );
+    }
+
+    let models = names(ListQuery {
+        name_contains: Some("support-bot".to_owned()),
+        base_model: Some(base_model_arn()),
+        created_after: Some(NOW - 86_400.0),
+        ..ListQuery::all(Kind::Model)
+    })
+    .await;
+    assert_eq!(models, BTreeSet::from(["support-bot-titan".to_owned()]));
+    let call = sim.calls().pop().unwrap();
+    assert_eq!(call.operation, Operation::ListCustomModels);
+    assert_eq!(
+        query_value(&call.query, "baseModelArnEquals"),
+        Some(base_model_arn().as_str())
+    );
+    assert_eq!(
+        query_value(&call.query, "nameContains"),
+        Some("support-bot")
+    );
+    assert_eq!(
+        query_value(&call.query, "creationTimeAfter"),
+        Some("2026-11-29T00:00:00Z")
+    );
+    server.shutdown().await;
+}
+
+fn sample_of(text: &str, series: &str) -> f64 {
+    sample(text, series).unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+}
+
+fn discovery_up(text: &str, kind: &str) -> f64 {
+    sample_of(
+        text,
+        &format!(
+            r#"bedrock_exporter_discovery_up{{account_id="{ACCOUNT}",kind="{kind}",region="{REGION}"}}"#
+        ),
+    )
+}
+
+fn list_failures(text: &str, kind: &str) -> f64 {
+    sample_of(
+        text,
+        &format!(
+            r#"bedrock_exporter_api_request_failures_total{{error="{kind}",operation="ListModelCustomizationJobs",region="{REGION}"}}"#
+        ),
+    )
+}
+
+fn list_requests(text: &str) -> f64 {
+    sample_of(
+        text,
+        &format!(
+            r#"bedrock_exporter_api_requests_total{{operation="ListModelCustomizationJobs",region="{REGION}"}}"#
+        ),
+    )
+}
+
+fn watched_jobs(text: &str) -> BTreeSet<String> {
+    series(text, "bedrock_exporter_target_up")
+        .iter()
+        .filter(|l| l.contains(r#"kind="job""#))
+        .filter_map(|l| {
+            l.split("identifier=\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// A listing that fails, whatever the cause, changes nothing that was watched: the set stays as
+/// it was (a new job waits for a listing that succeeds), `discovery_up` goes to 0, and the
+/// failure is counted once under the List operation.
+#[tokio::test]
+async fn a_failed_listing_keeps_the_watched_set() {
+    let cases = [
+        (Fault::throttling(), "throttling", TIMEOUT),
+        (Fault::internal(), "internal", TIMEOUT),
+        (Fault::MalformedJson, "other", TIMEOUT),
+        (Fault::Hold, "timeout", Duration::from_secs(1)),
+    ];
+    for (fault, kind, timeout) in cases {
+        let label = format!("{fault:?}");
+        let mut h = Harness::with_target(discover_all(), timeout).await;
+        for name in ["job-a", "job-b", "job-c"] {
+            h.sim.put_job(job(name).completed());
+        }
+        h.sim.put_model(model("model-a"));
+        assert!(h.poller.poll_all().await, "{label}");
+        let before = h.scrape().await;
+        let all: BTreeSet<String> = ["job-a", "job-b", "job-c"].map(str::to_owned).into();
+        assert_eq!(watched_jobs(&before), all, "{label}");
+        assert_eq!(discovery_up(&before, "job"), 1.0, "{label}");
+
+        h.sim.put_job(job("job-d").completed());
+        h.sim
+            .inject_operation(Operation::ListModelCustomizationJobs, fault);
+        assert!(!h.poller.poll_all().await, "{label}");
+        let during = h.scrape().await;
+        assert_eq!(watched_jobs(&during), all, "{label}: the set stays");
+        assert_eq!(discovery_up(&during, "job"), 0.0, "{label}");
+        assert_eq!(discovery_up(&during, "model"), 1.0, "{label}");
+        assert_eq!(
+            list_failures(&during, kind),
+            list_failures(&before, kind) + 1.0,
+            "{label}"
+        );
+        assert_eq!(
+            list_requests(&during),
+            list_requests(&before) + 1.0,
+            "{label}"
+        );
+
+        h.sim.clear_faults();
+        h.poller.poll_all().await;
+        let after = h.scrape().await;
+        assert_eq!(discovery_up(&after, "job"), 1.0, "{label}");
+        let found: BTreeSet<String> = ["job-a", "job-b", "job-c", "job-d"]
+            .map(str::to_owned)
+            .into();
+        assert_eq!(
+            watched_jobs(&after),
+            found,
+            "{label}: a listing that succeeds finds job-d"
+        );
+        h.stop().await;
+    }
+}
+
+/// At 10,000 finished jobs and 20 running ones, a steady-state interval costs the List pages
+/// and a Get of each running job: no finished, unchanged job is read again.
+#[tokio::test(start_paused = true)]
+async fn steady_state_reads_only_running_jobs() {
+    let sim = Simulator::new();
+    for i in 0..10_000 {
+        sim.put_job(job_aged(&format!("done-{i:05}"), "Completed", 86_400.0));
+    }
+    for i in 0..20 {
+        sim.put_job(job_aged(&format!("running-{i:02}"), "InProgress", 3_600.0));
+    }
+    let schedule = Schedule {
+        interval: Duration::from_secs(60),
+        terminal_interval: Duration::from_secs(1_800),
+        concurrency: 4,
+        request_timeout: Duration::from_secs(10),
+    };
+    let target = Target {
+        discover: Discover {
+            jobs: discover_all().discover.jobs,
+            models: None,
+        },
+        ..target(&[], &[])
+    };
+    let poller = Poller::new(
+        vec![PolledTarget::new(sim.clone(), REGION, &target)],
+        schedule,
+        Telemetry::new().unwrap(),
+    )
+    .with_clock(fixed_clock);
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let start = Instant::now();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+
+    // Calls so far, after each cycle: the paused clock does not move within a cycle, so
+    // cycles are told apart by count, not by time.
+    let mut totals = Vec::new();
+    for cycle in 1..=4 {
+        snapshots.wait_for(|s| s.cycles >= cycle).await.unwrap();
+        totals.push((
+            sim.calls_of(Operation::ListModelCustomizationJobs, start),
+            sim.calls_of(Operation::GetModelCustomizationJob, start),
+        ));
+    }
+    assert_eq!(totals[0], (13, 10_020), "each job found is read once");
+    let per_interval: Vec<(usize, usize)> = totals
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0, w[1].1 - w[0].1))
+        .collect();
+    shutdown.cancel();
+    task.await.unwrap();
+    println!("List pages and Gets per steady-state interval: {per_interval:?}");
+    // 10,020 jobs in the window: 11 pages; one page each for old running and stopping jobs.
+    assert_eq!(per_interval, [(13, 20); 3]);
+    let snapshot = snapshots.borrow().clone();
+    assert_eq!(snapshot.resources.len(), 10_020);
+}
