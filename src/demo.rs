@@ -1,5 +1,11 @@
-//! The `--demo` fleet: jobs and custom models whose status and losses evolve over a few minutes,
-//! served by the [`crate::simulator`], and the config that points the exporter at it.
+//! The `--demo` account: jobs and custom models whose status and losses evolve over minutes,
+//! served by the [`crate::bedrock::simulator`], and the config that points the exporter at it.
+//!
+//! Eight jobs and four models exist from the start, in every status; then a new job starts every
+//! [`NEW_JOB_EVERY`] and finishes about five minutes later (most complete and turn into a custom
+//! model, some fail), so a newcomer watching `/` or `/metrics` sees discovery at work. The demo
+//! discovers jobs created within the last two hours, so the two oldest jobs are not watched,
+//! except one the config lists by ARN.
 //!
 //! Everything is a pure function of the time since the demo started, so the simulator computes
 //! each answer on request and needs no background task.
@@ -9,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::bedrock::{JobRecord, ModelRecord, StatusDetails};
-use crate::config::{Config, Target};
+use crate::config::{Config, Discover, Discovery, Target};
 use crate::fleet::poller::unix_seconds;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -44,6 +50,13 @@ enum Outcome {
 }
 
 const STOPPING_FOR: f64 = 70.0;
+
+/// A new job starts this often, from this long after the demo starts.
+pub const NEW_JOB_EVERY: Duration = Duration::from_secs(90);
+/// The demo's discovery window for jobs.
+const CREATED_WITHIN: Duration = Duration::from_secs(2 * 3600);
+/// A new job's model is `Creating` this long, then `Active`.
+const MODEL_CREATING_FOR: f64 = 60.0;
 
 /// One demo job: its facts and its timeline, in seconds from its creation.
 #[derive(Debug)]
@@ -117,6 +130,12 @@ const JOBS: &[JobSpec] = &[
         initial_loss: 2.5, final_loss: 0.7, hyper: FT_HYPER,
     },
     JobSpec {
+        name: "chat-ft-lr-sweep-2", id: "b8c9d0e1f2a3", base: NOVA_MICRO, kind: "FINE_TUNING",
+        output_model: "chat-lr-sweep-2", age: 1500.0, validation: 20.0, data_processing: 40.0,
+        training: 1800.0, outcome: Outcome::StoppedAfter(300.0), validators: 1,
+        initial_loss: 2.5, final_loss: 0.7, hyper: FT_HYPER,
+    },
+    JobSpec {
         name: "web-corpus-cpt-2026-09", id: "a7b8c9d0e1f2", base: TITAN,
         kind: "CONTINUED_PRE_TRAINING", output_model: "web-cpt-v1", age: 30.0 * 86400.0,
         validation: 60.0, data_processing: 600.0, training: 7200.0,
@@ -124,6 +143,53 @@ const JOBS: &[JobSpec] = &[
         final_loss: 2.1, hyper: CPT_HYPER,
     },
 ];
+
+/// The jobs that start while the demo runs take these in turn (their name is the prefix of the
+/// new job's name; `age` is unused).
+const NEW_JOBS: &[JobSpec] = &[
+    JobSpec {
+        name: "support-bot-ft", id: "", base: TITAN, kind: "FINE_TUNING", output_model: "",
+        age: 0.0, validation: 20.0, data_processing: 40.0, training: 240.0,
+        outcome: Outcome::Completed, validators: 2, initial_loss: 2.6, final_loss: 0.58,
+        hyper: FT_HYPER,
+    },
+    JobSpec {
+        name: "summarizer-ft", id: "", base: LLAMA, kind: "FINE_TUNING", output_model: "",
+        age: 0.0, validation: 30.0, data_processing: 60.0, training: 210.0,
+        outcome: Outcome::Completed, validators: 1, initial_loss: 2.1, final_loss: 0.5,
+        hyper: FT_HYPER,
+    },
+    JobSpec {
+        name: "nova-micro-distill", id: "", base: NOVA_MICRO, kind: "DISTILLATION", output_model: "",
+        age: 0.0, validation: 20.0, data_processing: 90.0, training: 180.0,
+        outcome: Outcome::Completed, validators: 1, initial_loss: 1.8, final_loss: 0.43,
+        hyper: DISTILL_HYPER,
+    },
+    JobSpec {
+        name: "intent-classifier-ft", id: "", base: TITAN, kind: "FINE_TUNING", output_model: "",
+        age: 0.0, validation: 40.0, data_processing: 0.0, training: 0.0,
+        outcome: Outcome::FailsValidation("Validation of the training data failed: the validation set has 3 records; at least 10 are required."),
+        validators: 1, initial_loss: 0.0, final_loss: 0.0, hyper: FT_HYPER,
+    },
+];
+
+/// The names a job goes by.
+#[derive(Debug)]
+struct Names<'a> {
+    name: &'a str,
+    id: &'a str,
+    output_model: &'a str,
+}
+
+impl JobSpec {
+    fn names(&self) -> Names<'_> {
+        Names {
+            name: self.name,
+            id: self.id,
+            output_model: self.output_model,
+        }
+    }
+}
 
 /// One demo custom model.
 #[derive(Debug)]
@@ -175,31 +241,86 @@ impl Timeline {
         now.saturating_duration_since(self.started).as_secs_f64()
     }
 
-    /// Every job as it stands at `now`.
+    /// Every job as it stands at `now`: those of the start, then those started since.
     pub fn jobs(&self, now: Instant) -> Vec<JobRecord> {
         let elapsed = self.elapsed(now);
-        JOBS.iter()
-            .map(|spec| job_at(spec, self.started_unix - spec.age, spec.age + elapsed))
-            .collect()
+        let first = JOBS.iter().map(|spec| {
+            job_at(
+                spec,
+                &spec.names(),
+                self.started_unix - spec.age,
+                spec.age + elapsed,
+            )
+        });
+        first.chain(self.new_jobs(elapsed)).collect()
     }
 
-    /// Every custom model as it stands at `now`.
+    /// The jobs started since the demo began, `elapsed` seconds in.
+    fn new_jobs(&self, elapsed: f64) -> impl Iterator<Item = JobRecord> + '_ {
+        let every = NEW_JOB_EVERY.as_secs_f64();
+        let started = (elapsed / every).floor() as usize;
+        (1..=started).map(move |n| {
+            let spec = &NEW_JOBS[(n - 1) % NEW_JOBS.len()];
+            let name = format!("{}-run-{n:03}", spec.name);
+            let names = Names {
+                name: &name,
+                id: &format!("run{n:09}"),
+                output_model: &format!("{name}-model"),
+            };
+            let age = elapsed - n as f64 * every;
+            job_at(spec, &names, self.started_unix + n as f64 * every, age)
+        })
+    }
+
+    /// Every custom model as it stands at `now`: those of the start, and one for each new job
+    /// that completed.
     pub fn models(&self, now: Instant) -> Vec<ModelRecord> {
         let elapsed = self.elapsed(now);
-        MODELS
+        let now_unix = self.started_unix + elapsed;
+        let first = MODELS
             .iter()
-            .map(|spec| model_at(spec, self.started_unix - spec.age, spec.age + elapsed))
-            .collect()
+            .map(|spec| model_at(spec, self.started_unix - spec.age, spec.age + elapsed));
+        let made = self
+            .new_jobs(elapsed)
+            .filter_map(move |job| model_of(&job, now_unix));
+        first.chain(made).collect()
     }
 }
 
+/// The custom model a completed job produced, as it stands at `now` (Unix seconds).
+fn model_of(job: &JobRecord, now: f64) -> Option<ModelRecord> {
+    if job.status.as_deref() != Some("Completed") {
+        return None;
+    }
+    let created = job.end_time?;
+    let status = if now - created < MODEL_CREATING_FOR {
+        "Creating"
+    } else {
+        "Active"
+    };
+    Some(ModelRecord {
+        model_arn: job.output_model_arn.clone(),
+        model_name: job.output_model_name.clone(),
+        job_name: job.job_name.clone(),
+        job_arn: job.job_arn.clone(),
+        base_model_arn: job.base_model_arn.clone(),
+        customization_type: job.customization_type.clone(),
+        model_status: Some(status.to_owned()),
+        failure_message: None,
+        creation_time: Some(created),
+        hyper_parameters: job.hyper_parameters.clone(),
+        training_loss: job.training_loss,
+        validation_losses: job.validation_losses.clone(),
+    })
+}
+
 /// A job `t` seconds after its creation at `created` (Unix seconds).
-fn job_at(spec: &JobSpec, created: f64, t: f64) -> JobRecord {
+fn job_at(spec: &JobSpec, names: &Names, created: f64, t: f64) -> JobRecord {
     let train_start = spec.validation + spec.data_processing;
     let mut job = JobRecord {
-        job_arn: Some(job_arn(spec.base, spec.id)),
-        job_name: Some(spec.name.to_owned()),
-        output_model_name: Some(spec.output_model.to_owned()),
+        job_arn: Some(job_arn(spec.base, names.id)),
+        job_name: Some(names.name.to_owned()),
+        output_model_name: Some(names.output_model.to_owned()),
         base_model_arn: Some(base_arn(spec.base)),
         customization_type: Some(spec.kind.to_owned()),
         creation_time: Some(created),
@@ -247,7 +368,7 @@ fn job_at(spec: &JobSpec, created: f64, t: f64) -> JobRecord {
             job.end_time = Some(created + end);
             job.output_model_arn = Some(model_arn(
                 spec.base,
-                &spec.id.chars().rev().collect::<String>(),
+                &names.id.chars().rev().collect::<String>(),
             ));
             (
                 "Completed",
@@ -289,12 +410,12 @@ fn job_at(spec: &JobSpec, created: f64, t: f64) -> JobRecord {
             1.0
         };
         let step = (trained / STEP) as u64;
-        let loss = loss_at(spec, progress, step, 0);
+        let loss = loss_at(spec, names.name, progress, step, 0);
         job.training_loss = Some(loss);
         job.validation_losses = (0..spec.validators)
             .map(|i| {
                 Some(round4(
-                    loss * (1.06 + 0.03 * i as f64) + noise(spec.name, step, i as u64 + 1) * 0.04,
+                    loss * (1.06 + 0.03 * i as f64) + noise(names.name, step, i as u64 + 1) * 0.04,
                 ))
             })
             .collect();
@@ -332,14 +453,14 @@ fn model_at(spec: &ModelSpec, created: f64, t: f64) -> ModelRecord {
 }
 
 /// Training loss: exponential decay from the initial to the final loss, with noise.
-fn loss_at(spec: &JobSpec, progress: f64, step: u64, stream: u64) -> f64 {
+fn loss_at(spec: &JobSpec, name: &str, progress: f64, step: u64, stream: u64) -> f64 {
     let span = spec.initial_loss - spec.final_loss;
     let decay = (-3.5 * progress).exp();
     let base = spec.final_loss + span * (decay - (-3.5f64).exp() * progress);
     let jitter = if progress >= 1.0 {
         0.0
     } else {
-        noise(spec.name, step, stream) * 0.06 * span
+        noise(name, step, stream) * 0.06 * span
     };
     round4((base + jitter).max(0.0))
 }
@@ -366,31 +487,11 @@ pub fn sdk_config() -> aws_config::SdkConfig {
     crate::bedrock::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
 }
 
-/// The config `--demo` runs with: every demo job and model (some by ARN, as users write them),
+/// The config `--demo` runs with: discovery of every job of the last two hours and every
+/// model, and one older job and one model listed (the model is discovered too, and watched once),
 /// polled every few seconds from the simulator at `endpoint_url`.
 pub fn config(endpoint_url: &str) -> Config {
-    let jobs = JOBS
-        .iter()
-        .enumerate()
-        .map(|(i, j)| {
-            if i == 3 {
-                job_arn(j.base, j.id)
-            } else {
-                j.name.to_owned()
-            }
-        })
-        .collect();
-    let models = MODELS
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            if i == 1 {
-                model_arn(m.base, m.id)
-            } else {
-                m.name.to_owned()
-            }
-        })
-        .collect();
+    let summarizer = &JOBS[3];
     Config {
         interval: Duration::from_secs(5),
         terminal_interval: Duration::from_secs(30),
@@ -400,9 +501,15 @@ pub fn config(endpoint_url: &str) -> Config {
             region: Some(REGION.to_owned()),
             role_arn: None,
             endpoint_url: Some(endpoint_url.to_owned()),
-            jobs,
-            models,
-            discover: Default::default(),
+            jobs: vec![job_arn(summarizer.base, summarizer.id)],
+            models: vec![MODELS[1].name.to_owned()],
+            discover: Discover {
+                jobs: Some(Discovery {
+                    created_within: Some(CREATED_WITHIN),
+                    ..Discovery::default()
+                }),
+                models: Some(Discovery::default()),
+            },
         }],
     }
 }
@@ -430,9 +537,12 @@ mod tests {
                 "{status} missing from {first:?}"
             );
         }
+        // The jobs of the start have all ended ten minutes in.
         let later = statuses(&fleet, start + Duration::from_secs(600));
         assert!(
-            !later.iter().any(|s| s == "InProgress" || s == "Stopping"),
+            !later[..JOBS.len()]
+                .iter()
+                .any(|s| s == "InProgress" || s == "Stopping"),
             "{later:?}"
         );
         let models: Vec<_> = fleet
@@ -460,6 +570,42 @@ mod tests {
         assert!(loss(0) > loss(120), "{} then {}", loss(0), loss(120));
         assert!(loss(120) > loss(400), "{} then {}", loss(120), loss(400));
         assert_eq!(loss(400), 0.62);
+    }
+
+    #[test]
+    fn a_new_job_starts_every_ninety_seconds_and_ends_within_minutes() {
+        let start = Instant::now();
+        let timeline = Timeline::new(start);
+        let at = |secs: u64| timeline.jobs(start + Duration::from_secs(secs));
+        assert_eq!(at(0).len(), JOBS.len());
+        assert_eq!(at(89).len(), JOBS.len());
+        let later = at(91);
+        assert_eq!(later.len(), JOBS.len() + 1);
+        let new = later.last().unwrap();
+        assert_eq!(new.job_name.as_deref(), Some("support-bot-ft-run-001"));
+        assert_eq!(new.status.as_deref(), Some("InProgress"));
+        assert!(crate::config::check_job(new.job_arn.as_deref().unwrap()).is_ok());
+        // Five minutes after it started it has completed, and its model exists.
+        let done = at(90 + 310);
+        let run = done
+            .iter()
+            .find(|j| j.job_name.as_deref() == Some("support-bot-ft-run-001"))
+            .unwrap();
+        assert_eq!(run.status.as_deref(), Some("Completed"));
+        let models = timeline.models(start + Duration::from_secs(90 + 310));
+        let model = models
+            .iter()
+            .find(|m| m.model_name.as_deref() == Some("support-bot-ft-run-001-model"))
+            .unwrap();
+        assert_eq!(model.model_status.as_deref(), Some("Creating"));
+        assert!(crate::config::check_model(model.model_arn.as_deref().unwrap()).is_ok());
+        // The fourth new job fails.
+        let failed = at(4 * 90 + 60);
+        let fourth = failed
+            .iter()
+            .find(|j| j.job_name.as_deref() == Some("intent-classifier-ft-run-004"))
+            .unwrap();
+        assert_eq!(fourth.status.as_deref(), Some("Failed"));
     }
 
     #[test]
