@@ -213,7 +213,10 @@ async fn a_long_cycle_publishes_what_it_has_read_so_far() {
     let seen = snapshots.borrow().clone();
     assert_eq!(seen.cycles, 0, "published before the cycle ended");
     assert_eq!(Instant::now() - start, PUBLISH_EVERY);
-    assert!(seen.resources.iter().any(|r| r.identifier == "slow-1" && !r.up));
+    assert!(seen
+        .resources
+        .iter()
+        .any(|r| r.identifier == "slow-1" && !r.up));
     assert!(String::from_utf8_lossy(&seen.exposition).contains(r#"job_name="fast-1""#));
 
     snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
