@@ -145,6 +145,14 @@ impl Config {
             .sum()
     }
 
+    /// How many discoveries (a kind in a target) the config asks for.
+    pub fn discovery_count(&self) -> usize {
+        self.targets
+            .iter()
+            .map(|t| Kind::ALL.iter().filter(|k| t.discover.of(**k).is_some()).count())
+            .sum()
+    }
+
     /// Names listed by two targets that would read the same account and region: their series
     /// (`target_up{kind, identifier, account_id, region}`, the Bedrock series by name) would be
     /// one. Targets are in different accounts only when both assume roles of different accounts;

@@ -121,12 +121,12 @@ fn main() -> ExitCode {
 async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     if flags.config_check {
         let config = load_config(&flags)?;
-        let identifiers = config.identifier_count();
         println!(
-            "{}: valid: {} target(s), {} identifier(s)",
+            "{}: valid: {} target(s), {} identifier(s), {} discovery(ies)",
             flags.config_file.display(),
             config.targets.len(),
-            identifiers
+            config.identifier_count(),
+            config.discovery_count(),
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -193,6 +193,7 @@ async fn start(
         revision = env!("BEDROCK_EXPORTER_REVISION"),
         targets = config.targets.len(),
         identifiers = config.identifier_count(),
+        discoveries = config.discovery_count(),
         interval = %humantime::format_duration(config.interval),
         terminal_interval = %humantime::format_duration(config.terminal_interval),
         "starting bedrock-exporter"
