@@ -67,8 +67,9 @@ checks_exit() {
             $2 > 0 { broken = broken (broken ? ", " : "") $3 }
             END {
                 line = sprintf("tests: %d passed, %d failed (", passed, failed)
-                if (tests != "") line = line sprintf("%d cargo tests and %d other checks)", tests, checks)
-                else line = line sprintf("%d checks)", checks)
+                noun = checks == 1 ? "check" : "checks"
+                if (tests != "") line = line sprintf("%d cargo tests and %d other %s)", tests, checks, noun)
+                else line = line sprintf("%d %s)", checks, noun)
                 if (broken) line = line "; failed: " broken
                 if (status != 0) line = line (broken ? "; the checks after it did not run" : "; stopped outside a check, exit status " status)
                 print line
