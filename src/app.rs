@@ -71,7 +71,12 @@ pub async fn build_poller(
         concurrency: config.concurrency,
         request_timeout: config.request_timeout,
     };
-    Ok(Poller::new(targets, schedule, telemetry))
+    Ok(Poller::new(
+        targets,
+        schedule,
+        &config.exclude_metrics,
+        telemetry,
+    ))
 }
 
 /// Checks a listen address in Prometheus's form, `HOST:PORT` or `:PORT`, for `--web.listen-address`.

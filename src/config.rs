@@ -14,6 +14,7 @@ use regex::Regex;
 use serde_yaml::Value;
 
 use crate::bedrock::Kind;
+use crate::exposition::families;
 
 /// A loaded and validated config.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,8 @@ pub struct Config {
     /// API calls in flight at once, per target.
     pub concurrency: usize,
     pub targets: Vec<Target>,
+    /// Bedrock families left out of `/metrics`, by name.
+    pub exclude_metrics: Vec<String>,
 }
 
 /// One AWS account and region to read.
@@ -83,6 +86,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(10),
             concurrency: 4,
             targets: Vec::new(),
+            exclude_metrics: Vec::new(),
         }
     }
 }
@@ -149,7 +153,12 @@ impl Config {
     pub fn discovery_count(&self) -> usize {
         self.targets
             .iter()
-            .map(|t| Kind::ALL.iter().filter(|k| t.discover.of(**k).is_some()).count())
+            .map(|t| {
+                Kind::ALL
+                    .iter()
+                    .filter(|k| t.discover.of(**k).is_some())
+                    .count()
+            })
             .sum()
     }
 
@@ -213,6 +222,7 @@ const TOP_KEYS: &[&str] = &[
     "request_timeout",
     "concurrency",
     "targets",
+    "exclude_metrics",
 ];
 const TARGET_KEYS: &[&str] = &[
     "region",
@@ -373,6 +383,9 @@ impl Checker {
                 ),
             );
         }
+        if let Some(v) = map.get("exclude_metrics") {
+            config.exclude_metrics = self.excluded_metrics(v);
+        }
         match map.get("targets") {
             None => self.problem("targets", "required: list at least one target"),
             Some(Value::Sequence(items)) if items.is_empty() => {
@@ -428,6 +441,42 @@ impl Checker {
             return None;
         }
         Some(d)
+    }
+
+    /// `exclude_metrics`: names of Bedrock families (the exporter's own cannot be left out).
+    fn excluded_metrics(&mut self, value: &Value) -> Vec<String> {
+        let Value::Sequence(items) = value else {
+            self.problem(
+                "exclude_metrics",
+                format!("expected a list of metric names, got {}", describe(value)),
+            );
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("exclude_metrics[{i}]");
+            let Some(name) = self.string(&path, item) else {
+                continue;
+            };
+            if families::bedrock_names().any(|known| known == name) {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            } else if name.starts_with("bedrock_exporter_") || name.starts_with("process_") {
+                self.problem(
+                    path,
+                    format!(
+                        "{name:?} is one of the exporter's own metrics, which cannot be excluded"
+                    ),
+                );
+            } else {
+                self.problem(
+                    path,
+                    format!("{name:?} is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in the README)"),
+                );
+            }
+        }
+        names
     }
 
     fn string<'v>(&mut self, path: &str, value: &'v Value) -> Option<&'v str> {

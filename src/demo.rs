@@ -511,6 +511,7 @@ pub fn config(endpoint_url: &str) -> Config {
                 models: Some(Discovery::default()),
             },
         }],
+        exclude_metrics: Vec::new(),
     }
 }
 

@@ -14,7 +14,7 @@ use bedrock_exporter::bedrock::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::config::Config;
 use bedrock_exporter::config::ConfigError;
 use bedrock_exporter::demo;
-use bedrock_exporter::exposition::{encode, Telemetry};
+use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::poller::Poller;
 use bedrock_exporter::http as server;
 use bedrock_exporter::logging::{self, LogFormat, LogLevel};
@@ -217,11 +217,11 @@ async fn serve_or_once(
 ) -> Result<ExitCode, Failure> {
     if flags.once {
         let all_up = poller.poll_all().await;
-        let mut exposition = poller.snapshot().exposition.clone();
-        exposition.extend(encode(telemetry.gather()));
+        let snapshot = poller.snapshot();
         let mut stdout = std::io::stdout().lock();
         stdout
-            .write_all(&exposition)
+            .write_all(&snapshot.text)
+            .and_then(|()| stdout.write_all(&telemetry.encode()))
             .and_then(|()| stdout.flush())
             .context("cannot write metrics to stdout")
             .map_err(Failure::Runtime)?;

@@ -29,7 +29,11 @@ const NAME_RULE: &str = "is not a job name: it must start with a letter or digit
 #[test]
 fn invalid_files_report_exact_messages() {
     let table: &[(&str, &[&str])] = &[
-        ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets)"]),
+        ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)"]),
+        ("invalid-exclude-metrics.yaml", &[
+            "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in the README)",
+            "exclude_metrics[2]: \"bedrock_exporter_target_up\" is one of the exporter's own metrics, which cannot be excluded",
+        ]),
         ("invalid-unknown-target-key.yaml", &["targets[0].access_key_id: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models, discover)"]),
         ("invalid-duration.yaml", &["interval: expected a duration such as 90s, 5m or 1h30m, got 60"]),
         ("invalid-zero-duration.yaml", &["request_timeout: 0s is out of range: from 1ms to 30d"]),

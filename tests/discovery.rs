@@ -305,6 +305,7 @@ async fn steady_state_reads_only_running_jobs() {
     let poller = Poller::new(
         vec![PolledTarget::new(sim.clone(), REGION, &target)],
         schedule,
+        &[],
         Telemetry::new().unwrap(),
     )
     .with_clock(fixed_clock);

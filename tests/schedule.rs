@@ -36,6 +36,7 @@ fn poller(
             concurrency,
             request_timeout: REQUEST_TIMEOUT,
         },
+        &[],
         Telemetry::new().unwrap(),
     )
 }
@@ -180,12 +181,8 @@ async fn a_read_that_never_answers_is_abandoned() {
         .find(|o| o.identifier == "stuck-1")
         .unwrap();
     assert!(!stuck.up);
-    let error = stuck.last_error.as_ref().unwrap();
-    assert_eq!(
-        error.kind(),
-        bedrock_exporter::bedrock::ErrorKind::Timeout,
-        "{error}"
-    );
+    let error = stuck.last_error.as_deref().unwrap();
+    assert!(error.starts_with("timeout: no answer within 5m"), "{error}");
     assert!(snapshot
         .resources
         .iter()
@@ -217,7 +214,7 @@ async fn a_long_cycle_publishes_what_it_has_read_so_far() {
         .resources
         .iter()
         .any(|r| r.identifier == "slow-1" && !r.up));
-    assert!(String::from_utf8_lossy(&seen.exposition).contains(r#"job_name="fast-1""#));
+    assert!(String::from_utf8_lossy(&seen.text).contains(r#"job_name="fast-1""#));
 
     snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
     assert_eq!(Instant::now() - start, Duration::from_secs(60));

@@ -392,7 +392,7 @@ async fn golden_exposition() {
         h.sim.put_model(m);
     }
     assert!(!h.poller.poll_all().await, "the 'gone' identifiers fail");
-    let text = String::from_utf8(h.poller.snapshot().exposition.clone()).unwrap();
+    let text = String::from_utf8(h.poller.snapshot().text.to_vec()).unwrap();
     assert_golden(&text, "tests/golden/bedrock.prom");
     h.stop().await;
 }

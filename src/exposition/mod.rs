@@ -1,19 +1,30 @@
-//! The exposition: the pure mapping from what the fleet last saw to Bedrock series, and the
-//! exporter's own metrics ([`telemetry`]).
+//! The exposition `/metrics` serves, built so that its cost follows what changed, not what is
+//! watched.
 //!
-//! [`render`] builds a fresh registry from the watched [`Resource`]s each cycle, so a series whose
-//! record went away cannot linger.
+//! - [`families`]: the families the exporter renders itself, in exposition order.
+//! - [`render`]: one resource's lines, family by family, written when the resource changes.
+//! - [`Assembler`]: every resource's lines assembled family by family into one buffer; a
+//!   resource that did not change is copied from the last buffer, not rendered again.
+//! - [`snapshot`]: an assembled exposition as shared bytes, with its gzip made once.
+//! - [`telemetry`]: the exporter's own metrics (the `prometheus` crate), encoded per scrape.
 
+pub mod families;
+pub mod render;
+pub mod snapshot;
 pub mod telemetry;
 
-use prometheus::proto::MetricFamily;
-use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use bytes::Bytes;
+
+pub use snapshot::Snapshot;
 pub use telemetry::Telemetry;
 
+use self::families::{Order, Subject, COUNT, FAMILIES};
+use self::render::{header, offset, render, series, sort_fingerprint, sorted, Lines};
 use crate::bedrock::{FetchError, Kind};
-use crate::bedrock::{JobRecord, ModelRecord, Record};
-use crate::fleet::Resource;
+use crate::fleet::{Origin, Resource};
 
 /// The health of one kind's discovery in one target, for its series and the index page.
 #[derive(Debug, Clone)]
@@ -28,370 +39,243 @@ pub struct DiscoverySeries {
     pub last_error: Option<FetchError>,
 }
 
-/// Known job statuses (`ModelCustomizationJobStatus`).
-pub const JOB_STATUSES: [&str; 5] = ["InProgress", "Completed", "Failed", "Stopping", "Stopped"];
-/// Known stage statuses (`JobStatusDetails`).
-pub const STAGE_STATUSES: [&str; 6] = [
-    "InProgress",
-    "Completed",
-    "Stopping",
-    "Stopped",
-    "Failed",
-    "NotStarted",
-];
-/// Known custom model statuses (`ModelStatus`).
-pub const MODEL_STATUSES: [&str; 3] = ["Active", "Creating", "Failed"];
-/// The longest `message` label of `bedrock_customization_job_failure_info`.
-pub const FAILURE_MESSAGE_MAX: usize = 256;
-
-const JOB_LABELS: [&str; 3] = ["account_id", "region", "job_name"];
-const MODEL_LABELS: [&str; 3] = ["account_id", "region", "model_name"];
-const TARGET_LABELS: [&str; 4] = ["account_id", "kind", "identifier", "region"];
-const DISCOVERY_LABELS: [&str; 3] = ["account_id", "kind", "region"];
-
-/// The Bedrock gauges of one render, registered in a registry of their own.
-struct BedrockFamilies {
-    job_info: GaugeVec,
-    job_status: GaugeVec,
-    job_stage_status: GaugeVec,
-    job_training_loss: GaugeVec,
-    job_validation_loss: GaugeVec,
-    job_hyperparameter: GaugeVec,
-    job_creation: GaugeVec,
-    job_end: GaugeVec,
-    job_last_modified: GaugeVec,
-    job_failure: GaugeVec,
-    model_info: GaugeVec,
-    model_status: GaugeVec,
-    model_training_loss: GaugeVec,
-    model_validation_loss: GaugeVec,
-    model_hyperparameter: GaugeVec,
-    model_creation: GaugeVec,
-    target_up: GaugeVec,
-    target_last_success: GaugeVec,
-    discovery_up: GaugeVec,
-    discovered: GaugeVec,
+/// What the index page shows of one resource; made when the resource changes, shared by every
+/// snapshot until it changes again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceView {
+    pub kind: Kind,
+    pub identifier: String,
+    pub account: String,
+    pub region: String,
+    pub origin: Origin,
+    pub up: bool,
+    pub status: Option<String>,
+    pub failure_message: Option<String>,
+    pub last_error: Option<String>,
+    pub last_success: Option<f64>,
 }
 
-fn gauge(name: &str, help: &str, base: &[&str], extra: &[&str]) -> GaugeVec {
-    let labels: Vec<&str> = base.iter().chain(extra).copied().collect();
-    #[allow(clippy::expect_used)] // names and labels are constants, exercised by every test
-    GaugeVec::new(Opts::new(name, help), &labels).expect("valid metric definition")
+impl ResourceView {
+    fn of(r: &Resource) -> ResourceView {
+        ResourceView {
+            kind: r.kind,
+            identifier: r.identifier.clone(),
+            account: r.account.clone(),
+            region: r.region.clone(),
+            origin: r.origin,
+            up: r.up,
+            status: r.status().map(str::to_owned),
+            failure_message: r.failure_message().map(str::to_owned),
+            last_error: r.last_error.as_ref().map(ToString::to_string),
+            last_success: r.last_success,
+        }
+    }
 }
 
-impl BedrockFamilies {
-    fn new() -> Self {
-        let j = &JOB_LABELS;
-        let m = &MODEL_LABELS;
-        BedrockFamilies {
-            job_info: gauge("bedrock_customization_job_info", "Static facts of a model customization job, for joins; always 1.", j,
-                &["job_arn", "base_model", "customization_type", "output_model_name", "output_model_arn"]),
-            job_status: gauge("bedrock_customization_job_status", "Status of a model customization job: 1 for the current status, 0 for the others.", j, &["status"]),
-            job_stage_status: gauge("bedrock_customization_job_stage_status", "Status of each stage of a model customization job (statusDetails): 1 for the current status, 0 for the others.", j, &["stage", "status"]),
-            job_training_loss: gauge("bedrock_customization_job_training_loss", "Training loss reported for a model customization job (trainingMetrics.trainingLoss).", j, &[]),
-            job_validation_loss: gauge("bedrock_customization_job_validation_loss", "Validation loss of a model customization job per validator (validationMetrics[i].validationLoss).", j, &["validator"]),
-            job_hyperparameter: gauge("bedrock_customization_job_hyperparameter", "Numeric hyperparameter of a model customization job.", j, &["name"]),
-            job_creation: gauge("bedrock_customization_job_creation_timestamp_seconds", "Creation time of a model customization job, in seconds since the Unix epoch.", j, &[]),
-            job_end: gauge("bedrock_customization_job_end_timestamp_seconds", "End time of a finished model customization job, in seconds since the Unix epoch.", j, &[]),
-            job_last_modified: gauge("bedrock_customization_job_last_modified_timestamp_seconds", "Last modification time of a model customization job, in seconds since the Unix epoch.", j, &[]),
-            job_failure: gauge("bedrock_customization_job_failure_info", "Failure message of a failed model customization job (first line, at most 256 characters); always 1.", j, &["message"]),
-            model_info: gauge("bedrock_custom_model_info", "Static facts of a custom model, for joins; always 1.", m,
-                &["model_arn", "base_model", "customization_type", "job_name", "job_arn"]),
-            model_status: gauge("bedrock_custom_model_status", "Status of a custom model: 1 for the current status, 0 for the others.", m, &["status"]),
-            model_training_loss: gauge("bedrock_custom_model_training_loss", "Training loss of the job that produced a custom model.", m, &[]),
-            model_validation_loss: gauge("bedrock_custom_model_validation_loss", "Validation loss of the job that produced a custom model, per validator.", m, &["validator"]),
-            model_hyperparameter: gauge("bedrock_custom_model_hyperparameter", "Numeric hyperparameter of the job that produced a custom model.", m, &["name"]),
-            model_creation: gauge("bedrock_custom_model_creation_timestamp_seconds", "Creation time of a custom model, in seconds since the Unix epoch.", m, &[]),
-            target_up: gauge("bedrock_exporter_target_up", "Whether the last read of a watched job or model succeeded (1) or failed (0).", &TARGET_LABELS, &[]),
-            target_last_success: gauge("bedrock_exporter_target_last_success_timestamp_seconds", "Time of the last successful read of a watched job or model, in seconds since the Unix epoch.", &TARGET_LABELS, &[]),
-            discovery_up: gauge("bedrock_exporter_discovery_up", "Whether the last listing of a discovery (every page) succeeded (1) or failed (0).", &DISCOVERY_LABELS, &[]),
-            discovered: gauge("bedrock_exporter_discovered_resources", "Jobs or models watched because discovery found them.", &DISCOVERY_LABELS, &[]),
-        }
+/// What the assembler keeps of a resource between assemblies.
+#[derive(Debug)]
+struct Rendered {
+    /// The resource's version these lines show.
+    version: u64,
+    /// Where its lines are in the last assembled text.
+    lines: Lines,
+    fingerprint: u64,
+    view: Arc<ResourceView>,
+}
+
+/// Orders in which families list resources: positions in the list of the last assembly.
+type Orders = HashMap<Order, Vec<u32>>;
+
+/// Assembles the exposition, keeping each resource's place in the last one.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    /// The last assembled text: an unchanged resource's lines are copied from here.
+    text: Bytes,
+    rendered: HashMap<u64, Rendered>,
+    /// The resource ids of the last assembly, in the order given, which `orders` index.
+    ids: Vec<u64>,
+    orders: Orders,
+    /// Families left out (`exclude_metrics`), by index.
+    excluded: [bool; COUNT],
+}
+
+/// One assembled exposition and the index page's rows, in the order of the resources given.
+#[derive(Debug)]
+pub struct Assembled {
+    pub text: Bytes,
+    pub views: Vec<Arc<ResourceView>>,
+}
+
+impl Assembler {
+    /// An assembler that leaves out the families named in `excluded`.
+    pub fn new(excluded: &[String]) -> Assembler {
+        let mut assembler = Assembler::default();
+        assembler.exclude(excluded);
+        assembler
     }
 
-    fn collectors(&self) -> [&GaugeVec; 20] {
-        [
-            &self.job_info,
-            &self.job_status,
-            &self.job_stage_status,
-            &self.job_training_loss,
-            &self.job_validation_loss,
-            &self.job_hyperparameter,
-            &self.job_creation,
-            &self.job_end,
-            &self.job_last_modified,
-            &self.job_failure,
-            &self.model_info,
-            &self.model_status,
-            &self.model_training_loss,
-            &self.model_validation_loss,
-            &self.model_hyperparameter,
-            &self.model_creation,
-            &self.target_up,
-            &self.target_last_success,
-            &self.discovery_up,
-            &self.discovered,
-        ]
-    }
-
-    fn job(&self, account: &str, region: &str, identifier: &str, job: &JobRecord) {
-        let id = [
-            account,
-            region,
-            job.job_name.as_deref().unwrap_or(identifier),
-        ];
-        let info = [
-            &job.job_arn,
-            &job.base_model_arn,
-            &job.customization_type,
-            &job.output_model_name,
-            &job.output_model_arn,
-        ]
-        .map(or_empty);
-        self.job_info
-            .with_label_values(&labels(&id, &info))
-            .set(1.0);
-        if let Some(status) = job.status.as_deref() {
-            state_set(&self.job_status, &id, &[], &JOB_STATUSES, status);
-        }
-        for (stage, status) in job.status_details.stages() {
-            if let Some(status) = status {
-                state_set(
-                    &self.job_stage_status,
-                    &id,
-                    &[stage],
-                    &STAGE_STATUSES,
-                    status,
-                );
+    /// Leaves out the families named in `excluded` (names it does not render are ignored: the
+    /// config checks them). Every resource is rendered again at the next assembly, so that a
+    /// family taken back in has lines.
+    pub fn exclude(&mut self, excluded: &[String]) {
+        let mut flags = [false; COUNT];
+        for name in excluded {
+            if let Some(index) = families::index_of(name) {
+                flags[index] = true;
             }
         }
-        losses(
-            &self.job_training_loss,
-            &self.job_validation_loss,
-            &id,
-            job.training_loss,
-            &job.validation_losses,
-        );
-        hyperparameters(&self.job_hyperparameter, &id, &job.hyper_parameters);
-        for (family, value) in [
-            (&self.job_creation, job.creation_time),
-            (&self.job_end, job.end_time),
-            (&self.job_last_modified, job.last_modified_time),
-        ] {
-            if let Some(value) = value {
-                family.with_label_values(&id).set(value);
+        if flags != self.excluded {
+            self.excluded = flags;
+            self.rendered.clear();
+        }
+    }
+
+    /// Assembles the exposition of `resources` and `discoveries`: family by family, in name
+    /// order, each family's resources in the order of their first series. Resources whose
+    /// version changed are rendered; the others are copied from the last assembly.
+    pub fn assemble(
+        &mut self,
+        resources: &[&Resource],
+        discoveries: &[DiscoverySeries],
+    ) -> Assembled {
+        // Render what changed, into a scratch buffer.
+        let mut scratch = Vec::new();
+        let mut fresh: Vec<Option<Lines>> = Vec::with_capacity(resources.len());
+        let ids: Vec<u64> = resources.iter().map(|r| r.id).collect();
+        let mut layout_changed = ids != self.ids;
+        for r in resources {
+            match self.rendered.get(&r.id) {
+                Some(kept) if kept.version == r.version => fresh.push(None),
+                kept => {
+                    let fingerprint = sort_fingerprint(r);
+                    layout_changed |= kept.is_none_or(|k| k.fingerprint != fingerprint);
+                    fresh.push(Some(render(r, &mut scratch)));
+                    self.rendered.insert(
+                        r.id,
+                        Rendered {
+                            version: r.version,
+                            lines: [(0, 0); COUNT],
+                            fingerprint,
+                            view: Arc::new(ResourceView::of(r)),
+                        },
+                    );
+                }
             }
         }
-        if job.status.as_deref() == Some("Failed") {
-            let message = one_line(job.failure_message.as_deref().unwrap_or_default());
-            self.job_failure
-                .with_label_values(&labels(&id, &[&message]))
-                .set(1.0);
-        }
-    }
-
-    fn model(&self, account: &str, region: &str, identifier: &str, model: &ModelRecord) {
-        let id = [
-            account,
-            region,
-            model.model_name.as_deref().unwrap_or(identifier),
-        ];
-        let info = [
-            &model.model_arn,
-            &model.base_model_arn,
-            &model.customization_type,
-            &model.job_name,
-            &model.job_arn,
-        ]
-        .map(or_empty);
-        self.model_info
-            .with_label_values(&labels(&id, &info))
-            .set(1.0);
-        if let Some(status) = model.model_status.as_deref() {
-            state_set(&self.model_status, &id, &[], &MODEL_STATUSES, status);
-        }
-        losses(
-            &self.model_training_loss,
-            &self.model_validation_loss,
-            &id,
-            model.training_loss,
-            &model.validation_losses,
-        );
-        hyperparameters(&self.model_hyperparameter, &id, &model.hyper_parameters);
-        if let Some(created) = model.creation_time {
-            self.model_creation.with_label_values(&id).set(created);
-        }
-    }
-}
-
-/// A label value the API may leave out: absent is the empty string.
-fn or_empty(value: &Option<String>) -> &str {
-    value.as_deref().unwrap_or_default()
-}
-
-/// The identifying labels followed by the family's own.
-fn labels<'a>(id: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
-    id.iter().chain(extra).copied().collect()
-}
-
-/// Sets a state set: one series per known value (plus the current one if it is new), 1 for the
-/// current value.
-fn state_set(family: &GaugeVec, id: &[&str], extra: &[&str], known: &[&str], current: &str) {
-    let unknown = (!known.contains(&current)).then_some(current);
-    for value in known.iter().copied().chain(unknown) {
-        let mut labels = labels(id, extra);
-        labels.push(value);
-        family
-            .with_label_values(&labels)
-            .set(if value == current { 1.0 } else { 0.0 });
-    }
-}
-
-fn losses(
-    training: &GaugeVec,
-    validation: &GaugeVec,
-    id: &[&str],
-    train: Option<f64>,
-    valid: &[Option<f64>],
-) {
-    if let Some(loss) = train {
-        training.with_label_values(id).set(loss);
-    }
-    for (i, loss) in valid.iter().enumerate() {
-        if let Some(loss) = loss {
-            let validator = i.to_string();
-            validation
-                .with_label_values(&labels(id, &[&validator]))
-                .set(*loss);
-        }
-    }
-}
-
-/// Exports the hyperparameters whose value is a number; the API sends them all as strings.
-fn hyperparameters(
-    family: &GaugeVec,
-    id: &[&str],
-    params: &std::collections::BTreeMap<String, String>,
-) {
-    for (name, value) in params {
-        if let Ok(number) = value.trim().parse::<f64>() {
-            family.with_label_values(&labels(id, &[name])).set(number);
-        }
-    }
-}
-
-/// The first line of a message, whitespace-trimmed, cut to [`FAILURE_MESSAGE_MAX`] characters.
-pub fn one_line(message: &str) -> String {
-    let line = message.trim().lines().next().unwrap_or_default().trim();
-    match line.char_indices().nth(FAILURE_MESSAGE_MAX) {
-        Some((cut, _)) => line[..cut].to_owned(),
-        None => line.to_owned(),
-    }
-}
-
-/// Maps observations to the Bedrock series and the per-identifier health series. Pure: the same
-/// observations always give the same families.
-pub fn render(resources: &[Resource], discoveries: &[DiscoverySeries]) -> Vec<MetricFamily> {
-    let families = BedrockFamilies::new();
-    for discovery in discoveries {
-        let labels = [
-            discovery.account.as_str(),
-            discovery.kind.as_str(),
-            discovery.region.as_str(),
-        ];
-        families
-            .discovery_up
-            .with_label_values(&labels)
-            .set(if discovery.up { 1.0 } else { 0.0 });
-        families
-            .discovered
-            .with_label_values(&labels)
-            .set(discovery.discovered as f64);
-    }
-    for obs in resources {
-        let account = obs.account.as_str();
-        let target = [
-            account,
-            obs.kind.as_str(),
-            obs.identifier.as_str(),
-            obs.region.as_str(),
-        ];
-        families
-            .target_up
-            .with_label_values(&target)
-            .set(if obs.up { 1.0 } else { 0.0 });
-        if let Some(at) = obs.last_success {
-            families
-                .target_last_success
-                .with_label_values(&target)
-                .set(at);
-        }
-        match &obs.record {
-            Some(Record::Job(job)) => families.job(account, &obs.region, &obs.identifier, job),
-            Some(Record::Model(model)) => {
-                families.model(account, &obs.region, &obs.identifier, model)
-            }
-            None => {}
-        }
-    }
-    // A registry of this render's own: gather() drops empty families and sorts series by labels,
-    // so the output is deterministic.
-    let registry = Registry::new();
-    for family in families.collectors() {
-        if let Err(error) = registry.register(Box::new(family.clone())) {
-            tracing::error!(%error, "cannot register a Bedrock metric family");
-        }
-    }
-    registry.gather()
-}
-
-/// Encodes families as the Prometheus text format 0.0.4, ordered by name.
-pub fn encode(mut families: Vec<MetricFamily>) -> Vec<u8> {
-    families.sort_by(|a, b| a.name().cmp(b.name()));
-    let mut out = Vec::with_capacity(16 * 1024);
-    // Encoding into a Vec fails only on a family without metrics, which render() filters out
-    // and registries never yield.
-    if let Err(error) = TextEncoder::new().encode(&families, &mut out) {
-        tracing::error!(%error, "cannot encode metrics");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::time::Instant;
-
-    #[test]
-    fn failure_messages_become_one_short_line() {
-        assert_eq!(one_line("  first line\nsecond"), "first line");
-        assert_eq!(
-            one_line(&"é".repeat(300)).chars().count(),
-            FAILURE_MESSAGE_MAX
-        );
-        assert_eq!(one_line(""), "");
-    }
-
-    #[test]
-    fn unknown_status_gets_its_own_series() {
-        let mut obs = Resource::configured(Kind::Job, "j", "us-east-1", "", Instant::now());
-        obs.up = true;
-        obs.record = Some(Record::Job(JobRecord {
-            status: Some("Paused".into()),
-            ..JobRecord::default()
-        }));
-        let text = String::from_utf8(encode(render(&[obs], &[]))).unwrap();
-        assert!(text.contains(r#"bedrock_customization_job_status{account_id="",job_name="j",region="us-east-1",status="Paused"} 1"#), "{text}");
-        assert!(text.contains(r#"bedrock_customization_job_status{account_id="",job_name="j",region="us-east-1",status="InProgress"} 0"#), "{text}");
-    }
-
-    #[test]
-    fn a_missing_record_leaves_only_health_series() {
-        let obs = Resource::configured(Kind::Model, "m", "eu-west-1", "", Instant::now());
-        let names: Vec<String> = render(&[obs], &[])
-            .iter()
-            .map(|f| f.name().to_owned())
+        if layout_changed || self.orders.is_empty() {
+            self.orders = [
+                Order::Identity,
+                Order::JobInfo,
+                Order::JobFailure,
+                Order::ModelInfo,
+                Order::Health,
+            ]
+            .into_iter()
+            .map(|order| (order, sorted(order, resources)))
             .collect();
-        assert_eq!(names, vec!["bedrock_exporter_target_up".to_owned()]);
+            self.ids = ids;
+        }
+
+        // Where each resource's lines are now: in the scratch buffer, or in the last text.
+        let segment = |position: usize, family: usize| -> &[u8] {
+            let (buffer, (start, len)) = match &fresh[position] {
+                Some(lines) => (&scratch[..], lines[family]),
+                None => match self.rendered.get(&resources[position].id) {
+                    Some(kept) => (&self.text[..], kept.lines[family]),
+                    None => return &[],
+                },
+            };
+            buffer
+                .get(start as usize..(start + len) as usize)
+                .unwrap_or_default()
+        };
+        let discovery_lines = self.discovery_lines(discoveries);
+
+        // Sized once: the assembled text is the largest allocation of a cycle.
+        let mut size = discovery_lines.iter().map(Vec::len).sum::<usize>();
+        let mut present = [false; COUNT];
+        for (family, present) in present.iter_mut().enumerate() {
+            if self.excluded[family] {
+                continue;
+            }
+            for position in 0..resources.len() {
+                let len = segment(position, family).len();
+                size += len;
+                *present |= len > 0;
+            }
+            *present |= !discovery_lines[family].is_empty();
+            if *present {
+                size += FAMILIES[family].name.len() * 2 + FAMILIES[family].help.len() + 32;
+            }
+        }
+        let mut out = Vec::with_capacity(size);
+        let mut placed: Vec<Lines> = vec![[(0, 0); COUNT]; resources.len()];
+        for family in (0..COUNT).filter(|f| present[*f]) {
+            header(&mut out, family);
+            out.extend_from_slice(&discovery_lines[family]);
+            for &position in &self.orders[&FAMILIES[family].order] {
+                let position = position as usize;
+                let lines = segment(position, family);
+                placed[position][family] = (offset(out.len()), offset(lines.len()));
+                out.extend_from_slice(lines);
+            }
+        }
+
+        // Keep what the next assembly copies from, and forget what is no longer watched.
+        let text = Bytes::from(out);
+        let mut views = Vec::with_capacity(resources.len());
+        let mut kept = HashMap::with_capacity(resources.len());
+        for (r, lines) in resources.iter().zip(placed) {
+            if let Some(mut rendered) = self.rendered.remove(&r.id) {
+                rendered.lines = lines;
+                views.push(rendered.view.clone());
+                kept.insert(r.id, rendered);
+            }
+        }
+        self.rendered = kept;
+        self.text = text.clone();
+        Assembled { text, views }
     }
+
+    /// The series of the discovery families, by family (few: two a discovery).
+    fn discovery_lines(&self, discoveries: &[DiscoverySeries]) -> Vec<Vec<u8>> {
+        let mut lines = vec![Vec::new(); COUNT];
+        let mut sorted: Vec<&DiscoverySeries> = discoveries.iter().collect();
+        sorted.sort_by(|a, b| {
+            (a.account.as_str(), a.kind.as_str(), a.region.as_str()).cmp(&(
+                b.account.as_str(),
+                b.kind.as_str(),
+                b.region.as_str(),
+            ))
+        });
+        for (family, out) in lines.iter_mut().enumerate() {
+            if FAMILIES[family].subject != Subject::Discovery {
+                continue;
+            }
+            for d in &sorted {
+                let labels = [
+                    ("account_id", d.account.as_str()),
+                    ("kind", d.kind.as_str()),
+                    ("region", d.region.as_str()),
+                ];
+                let value = if family == families::DISCOVERY_UP {
+                    if d.up {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                } else {
+                    d.discovered as f64
+                };
+                series(out, family, &labels, value);
+            }
+        }
+        lines
+    }
+}
+
+/// The exposition of `resources` and `discoveries` from scratch: what an assembler makes at its
+/// first assembly, for tests and benchmarks.
+pub fn render_all(resources: &[&Resource], discoveries: &[DiscoverySeries]) -> Bytes {
+    Assembler::default().assemble(resources, discoveries).text
 }

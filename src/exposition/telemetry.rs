@@ -3,8 +3,10 @@
 
 use std::sync::{Arc, Once};
 
-use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::bedrock::{ErrorKind, Operation};
 
@@ -129,8 +131,13 @@ impl Telemetry {
         });
     }
 
-    /// The current values of the exporter's own metrics.
-    pub fn gather(&self) -> Vec<MetricFamily> {
-        self.registry.gather()
+    /// The current values of the exporter's own metrics, in the text format.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        // Encoding into a Vec fails only on a family without metrics, which registries never yield.
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(%error, "cannot encode the exporter's own metrics");
+        }
+        out
     }
 }

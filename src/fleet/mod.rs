@@ -54,8 +54,15 @@ pub struct Key {
 }
 
 /// One watched job or model and what the exporter knows of it.
+///
+/// Its fields are read anywhere; they change only through its methods (and [`reconcile`]),
+/// which bump [`Resource::version`], so the exposition renders it again.
 #[derive(Debug, Clone)]
 pub struct Resource {
+    /// Unique for the life of the process.
+    pub id: u64,
+    /// Bumped at every change of what the exposition or the index page shows.
+    pub version: u64,
     pub kind: Kind,
     pub origin: Origin,
     /// The `identifier` label and the name Get is called with: as configured (name or ARN), or
@@ -113,6 +120,8 @@ impl Resource {
             .starts_with("arn:")
             .then(|| identifier.to_owned());
         Resource {
+            id: next_id(),
+            version: 0,
             kind,
             origin: Origin::Configured,
             identifier: identifier.to_owned(),
@@ -134,6 +143,8 @@ impl Resource {
     pub fn discovered(summary: Record, arn: &str, region: &str, role_account: &str) -> Resource {
         let identifier = summary.name().unwrap_or(arn).to_owned();
         Resource {
+            id: next_id(),
+            version: 0,
             kind: summary.kind(),
             origin: Origin::Discovered,
             identifier,
@@ -158,8 +169,14 @@ impl Resource {
         }
     }
 
+    /// Notes a change of what the resource shows.
+    pub fn touch(&mut self) {
+        self.version += 1;
+    }
+
     /// Records a successful read: the record, its ARN and the account the ARN names.
     pub fn read(&mut self, record: Record, at: f64) {
+        self.touch();
         if let Some(arn) = record.arn() {
             if let Some(account) = account_of_arn(arn) {
                 if account != self.account {
@@ -179,6 +196,7 @@ impl Resource {
 
     /// Records a failed read; a 404 forgets the record (its series go).
     pub fn failed(&mut self, error: FetchError) {
+        self.touch();
         self.up = false;
         if error.kind() == ErrorKind::NotFound {
             self.record = None;
@@ -208,6 +226,12 @@ impl Resource {
     pub fn status(&self) -> Option<&str> {
         self.record.as_ref().and_then(Record::status)
     }
+}
+
+/// A new resource id.
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A target's watched resources, by key.

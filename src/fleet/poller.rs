@@ -22,7 +22,7 @@ use super::reconcile::{queries, reconcile};
 use super::{due_after, DiscoveryState, Key, Resource, Schedule, WatchedSet};
 use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Record};
 use crate::config::{self, role_account};
-use crate::exposition::{encode, render, DiscoverySeries, Telemetry};
+use crate::exposition::{Assembler, DiscoverySeries, Snapshot, Telemetry};
 
 /// How much longer than `request_timeout` the poller waits for a call before abandoning it. The
 /// SDK enforces `request_timeout` itself; the poller's own bound keeps a source that never
@@ -34,20 +34,6 @@ pub const PUBLISH_EVERY: Duration = Duration::from_secs(5);
 
 /// The wall clock, for success and poll timestamps and discovery windows; tests fix it.
 pub type Clock = fn() -> SystemTime;
-
-/// What the server shows: the state after the last cycle, or so far in the current one.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// Bedrock series and per-resource health, rendered and encoded (text format 0.0.4), so a
-    /// scrape only appends the exporter's own metrics.
-    pub exposition: Vec<u8>,
-    /// Every watched resource, by target.
-    pub resources: Vec<Resource>,
-    /// Every discovery, by target.
-    pub discoveries: Vec<DiscoverySeries>,
-    /// Poll cycles finished so far; 0 until the first one ends.
-    pub cycles: u64,
-}
 
 /// One account and region: its source, what it watches and what it discovers.
 #[derive(Debug)]
@@ -128,12 +114,20 @@ pub struct Poller<S> {
     schedule: Schedule,
     telemetry: Telemetry,
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// Keeps each resource's lines between snapshots, so only what changed is rendered.
+    assembler: Assembler,
     cycles: u64,
     clock: Clock,
 }
 
 impl<S: BedrockSource> Poller<S> {
-    pub fn new(targets: Vec<PolledTarget<S>>, schedule: Schedule, telemetry: Telemetry) -> Self {
+    /// A poller of `targets`; `exclude_metrics` names the families left out of the exposition.
+    pub fn new(
+        targets: Vec<PolledTarget<S>>,
+        schedule: Schedule,
+        exclude_metrics: &[String],
+        telemetry: Telemetry,
+    ) -> Self {
         for target in &targets {
             telemetry.init_region(&target.region, &target.operations());
         }
@@ -143,6 +137,7 @@ impl<S: BedrockSource> Poller<S> {
             schedule,
             telemetry,
             snapshot,
+            assembler: Assembler::new(exclude_metrics),
             cycles: 0,
             clock: SystemTime::now,
         }
@@ -422,12 +417,12 @@ impl<S: BedrockSource> Poller<S> {
             .apply_read(key, result, at, start, &self.schedule);
     }
 
-    /// Renders and publishes what the watched sets hold now.
-    fn publish(&self) {
-        let resources: Vec<Resource> = self
+    /// Assembles and publishes what the watched sets hold now.
+    fn publish(&mut self) {
+        let resources: Vec<&Resource> = self
             .targets
             .iter()
-            .flat_map(|t| t.watched.resources.values().cloned())
+            .flat_map(|t| t.watched.resources.values())
             .collect();
         let discoveries: Vec<DiscoverySeries> = self
             .targets
@@ -445,13 +440,25 @@ impl<S: BedrockSource> Poller<S> {
                 })
             })
             .collect();
-        let exposition = encode(render(&resources, &discoveries));
-        self.snapshot.send_replace(Arc::new(Snapshot {
-            exposition,
-            resources,
+        let assembler = &mut self.assembler;
+        // Copying a large exposition takes milliseconds: off this worker where it can be, so a
+        // scrape waiting on it is not held up.
+        let assembled = blocking(|| assembler.assemble(&resources, &discoveries));
+        self.snapshot.send_replace(Arc::new(Snapshot::new(
+            assembled.text,
+            assembled.views,
             discoveries,
-            cycles: self.cycles,
-        }));
+            self.cycles,
+        )));
+    }
+}
+
+/// Runs `work` as blocking work: on a multi-threaded runtime the worker's other tasks move to
+/// other workers meanwhile; elsewhere (a test's runtime) it simply runs.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

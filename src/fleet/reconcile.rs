@@ -93,6 +93,7 @@ pub fn reconcile(
         match (summary, resource.origin) {
             (Some(summary), _) => {
                 if resource.arn.is_none() {
+                    resource.touch();
                     resource.account = account_of_arn(summary.arn().unwrap_or_default())
                         .map_or_else(|| resource.account.clone(), str::to_owned);
                     resource.arn = arn;
@@ -134,13 +135,19 @@ fn take_summary(resource: &mut Resource, summary: &Record) -> bool {
     if resource.read_marker.as_ref() == Some(&Marker::of(summary)) {
         return false;
     }
-    match &mut resource.record {
+    let changed = match &mut resource.record {
+        Some(record) if record.summary() == *summary => false,
         Some(record) => {
-            if record.summary() != *summary {
-                record.update_from_summary(summary);
-            }
+            record.update_from_summary(summary);
+            true
         }
-        None => resource.record = Some(summary.clone()),
+        None => {
+            resource.record = Some(summary.clone());
+            true
+        }
+    };
+    if changed {
+        resource.touch();
     }
     true
 }

@@ -193,6 +193,7 @@ impl Harness {
         let poller = Poller::new(
             vec![PolledTarget::new(source, REGION, &target)],
             schedule,
+            &[],
             telemetry.clone(),
         );
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();

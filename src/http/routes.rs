@@ -1,0 +1,257 @@
+//! The exporter's endpoints: `/metrics` (or `--web.telemetry-path`), `/`, `/healthz`,
+//! `/readyz`; methods, encodings and the index page.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::watch;
+
+use super::{response, Body, HttpResponse};
+use crate::exposition::snapshot::gzip;
+use crate::exposition::{Snapshot, Telemetry};
+use crate::fleet::Origin;
+
+/// Paths the server answers itself, which `--web.telemetry-path` cannot take.
+pub const RESERVED_PATHS: [&str; 3] = ["/", "/healthz", "/readyz"];
+
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the handlers read.
+#[derive(Debug, Clone)]
+pub struct ServerState {
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
+    pub telemetry: Telemetry,
+    /// Path of the metrics endpoint (`--web.telemetry-path`).
+    pub telemetry_path: String,
+}
+
+/// Answers one request.
+pub async fn handle(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
+    let mut response = route(state, req).await;
+    // Nothing here is meant to be sniffed into HTML or script: error messages and names from
+    // outside appear in bodies.
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn route(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
+    let path = req.uri().path();
+    let get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
+    let known = path == state.telemetry_path || RESERVED_PATHS.contains(&path);
+    if !known {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    }
+    if !get_or_head {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    if path == state.telemetry_path {
+        return metrics(state, req).await;
+    }
+    match path {
+        "/" => index(state),
+        "/healthz" => plain(StatusCode::OK, "ok\n"),
+        _ => {
+            if state.snapshot.borrow().cycles > 0 {
+                plain(StatusCode::OK, "ready\n")
+            } else {
+                plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: the first poll cycle has not finished\n",
+                )
+            }
+        }
+    }
+}
+
+fn plain(status: StatusCode, body: &'static str) -> HttpResponse {
+    response(status, "text/plain; charset=utf-8", body)
+}
+
+/// The snapshot's text as it is (shared, not copied), then the exporter's own metrics. Gzipped:
+/// the snapshot's gzip member, made once for every scrape of it, then the own metrics as a
+/// second member (a multi-member gzip stream is one valid stream).
+async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
+    let snapshot = state.snapshot.borrow().clone();
+    // The two parts never share a family name, so appending keeps the exposition valid.
+    let own = Bytes::from(state.telemetry.encode());
+    let wants_gzip = accepts_gzip(
+        req.headers()
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let zipped = if wants_gzip {
+        match (snapshot.gzipped().await, gzip(&own)) {
+            (Some(text), Ok(own)) => Some([text, Bytes::from(own)]),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let mut response = Response::new(Body::default());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    *response.body_mut() = match zipped {
+        Some(chunks) => {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            Body::new(chunks)
+        }
+        None => Body::new([snapshot.text.clone(), own]),
+    };
+    response
+}
+
+/// Whether Accept-Encoding values allow gzip (RFC 9110, 12.5.3): an explicit `gzip` entry
+/// decides by its weight (`gzip;q=0` refuses even beside `*`); without one, `*` decides.
+fn accepts_gzip<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for item in values.into_iter().flat_map(|v| v.split(',')) {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default();
+        let weight = parts
+            .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+            .map(|q| q.trim().parse::<f32>().unwrap_or(0.0))
+            .next_back()
+            .unwrap_or(1.0);
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(weight);
+        } else if coding == "*" {
+            any = Some(weight);
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0.0)
+}
+
+fn index(state: &ServerState) -> HttpResponse {
+    let snapshot = state.snapshot.borrow().clone();
+    let path = escape(&state.telemetry_path);
+    let mut html = String::with_capacity(4096 + 256 * snapshot.resources.len());
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Bedrock Exporter</title>\
+         <style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:left}}</style></head>\n\
+         <body><h1>Bedrock Exporter</h1>\n<p>Version {version} ({revision}). \
+         <a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/readyz\">Readiness</a></p>\n\
+         <p>Poll cycles finished: {cycles}</p>\n",
+        version = env!("CARGO_PKG_VERSION"),
+        revision = env!("BEDROCK_EXPORTER_REVISION"),
+        cycles = snapshot.cycles,
+    );
+    if !snapshot.discoveries.is_empty() {
+        html.push_str("<h2>Discovery</h2>\n<table><tr><th>Kind</th><th>Account</th><th>Region</th><th>Up</th><th>Found</th><th>Last error</th></tr>\n");
+        for d in &snapshot.discoveries {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                d.kind.as_str(),
+                escape(&d.account),
+                escape(&d.region),
+                if d.up { "yes" } else { "no" },
+                d.discovered,
+                escape(
+                    &d.last_error
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        html.push_str("</table>\n");
+    }
+    html.push_str("<h2>Jobs and models</h2>\n<table><tr><th>Kind</th><th>Identifier</th><th>Account</th><th>Region</th><th>Origin</th><th>Up</th><th>Status</th><th>Failure message</th><th>Last error</th><th>Last success</th></tr>\n");
+    for resource in &snapshot.resources {
+        let last_success = resource
+            .last_success
+            .map(|t| {
+                DateTime::from_secs(t as i64)
+                    .fmt(Format::DateTime)
+                    .unwrap_or_default()
+            })
+            .unwrap_or_else(|| "never".to_owned());
+        let origin = match resource.origin {
+            Origin::Configured => "configured",
+            Origin::Discovered => "discovered",
+        };
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            resource.kind.as_str(),
+            escape(&resource.identifier),
+            escape(&resource.account),
+            escape(&resource.region),
+            origin,
+            if resource.up { "yes" } else { "no" },
+            escape(resource.status.as_deref().unwrap_or("")),
+            escape(resource.failure_message.as_deref().unwrap_or("")),
+            escape(resource.last_error.as_deref().unwrap_or("")),
+            last_success,
+        );
+    }
+    html.push_str("</table></body></html>\n");
+    response(StatusCode::OK, "text/html; charset=utf-8", html)
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_negotiated_by_quality() {
+        let accepts = |v: &str| accepts_gzip([v]);
+        assert!(accepts("gzip"));
+        assert!(accepts("deflate, gzip;q=0.5"));
+        assert!(accepts("*"));
+        assert!(accepts("GZIP"));
+        assert!(accepts("identity;q=1, *;q=0.1"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("gzip;q=0, *"));
+        assert!(!accepts("*, gzip;q=0.000"));
+        assert!(!accepts("*;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts(""));
+        // Several header lines count as one list.
+        assert!(!accepts_gzip(["*", "gzip;q=0"]));
+        assert!(accepts_gzip(["identity", "gzip"]));
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+}
