@@ -260,20 +260,46 @@ async fn endpoints_methods_and_encodings() {
     .await;
     assert_eq!(zipped.header("Content-Encoding"), Some("gzip"));
     assert_eq!(zipped.header("Vary"), Some("Accept-Encoding"));
+    // Two gzip members: the snapshot's, made once, then the exporter's own metrics.
     let mut unzipped = String::new();
     std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(&zipped.body[..]),
+        &mut flate2::read::MultiGzDecoder::new(&zipped.body[..]),
         &mut unzipped,
     )
     .unwrap();
+    let mut first_member = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&zipped.body[..]),
+        &mut first_member,
+    )
+    .unwrap();
+    assert!(first_member.len() < unzipped.len(), "more than one member");
     assert!(unzipped.len() > zipped.body.len(), "compressed");
-    let metric_lines = |t: &str| {
+    let lines = |t: &str, prefix: &str| {
         t.lines()
-            .filter(|l| l.starts_with("bedrock_customization"))
+            .filter(|l| l.starts_with(prefix))
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    assert_eq!(metric_lines(&unzipped), metric_lines(&plain.text()));
+    let plain_text = plain.text();
+    for prefix in [
+        "bedrock_customization",
+        "bedrock_exporter_target_up",
+        "bedrock_exporter_build_info",
+    ] {
+        assert!(!lines(&plain_text, prefix).is_empty(), "{prefix}");
+        assert_eq!(
+            lines(&unzipped, prefix),
+            lines(&plain_text, prefix),
+            "{prefix}"
+        );
+    }
+    let again = request(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(
+        again.body[..first_member_length(&zipped.body)],
+        zipped.body[..first_member_length(&zipped.body)],
+        "the snapshot's member is the same bytes"
+    );
     for refusal in ["gzip;q=0", "gzip;q=0, *", "identity"] {
         let refused = request(addr, "GET", "/metrics", &[("Accept-Encoding", refusal)]).await;
         assert_eq!(refused.header("Content-Encoding"), None, "{refusal}");
@@ -310,6 +336,13 @@ async fn endpoints_methods_and_encodings() {
     exporter.terminate().await;
     assert_eq!(exporter.finish().await.0, Some(0));
     server.shutdown().await;
+}
+
+/// The length of the first gzip member of `data`.
+fn first_member_length(data: &[u8]) -> usize {
+    let mut decoder = flate2::bufread::GzDecoder::new(data);
+    std::io::copy(&mut decoder, &mut std::io::sink()).unwrap();
+    data.len() - decoder.into_inner().len()
 }
 
 /// Reads one response whose length the headers give, leaving the connection open.
@@ -470,6 +503,22 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(r#"status="InProgress"} 1"#), "{text}");
     assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    assert!(!series(&text, "bedrock_customization_job_stage_status").is_empty());
+
+    // exclude_metrics leaves a family out, and only that one.
+    let excluding = config_file(&format!(
+        "exclude_metrics: [bedrock_customization_job_stage_status]\n{}",
+        std::fs::read_to_string(&*good).unwrap()
+    ));
+    let out = once(&excluding).await;
+    assert_exit(&out, 0);
+    let excluded = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !excluded.contains("bedrock_customization_job_stage_status"),
+        "{excluded}"
+    );
+    let families = |t: &str| t.lines().filter(|l| l.starts_with("# TYPE")).count();
+    assert_eq!(families(&excluded), families(&text) - 1);
 
     let bad = write_config(&server.endpoint_url(), &["job-1", "missing-job"]);
     let out = once(&bad).await;

@@ -279,3 +279,155 @@ impl Assembler {
 pub fn render_all(resources: &[&Resource], discoveries: &[DiscoverySeries]) -> Bytes {
     Assembler::default().assemble(resources, discoveries).text
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::bedrock::{JobRecord, ModelRecord, Record, StatusDetails};
+
+    /// A small deterministic generator, so the test is the same on every run.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self, below: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (self.0 >> 33) % below
+        }
+    }
+
+    fn job(rng: &mut Lcg, name: &str, account: &str, region: &str) -> Record {
+        let statuses = ["InProgress", "Completed", "Failed", "Stopping", "Paused"];
+        Record::Job(JobRecord {
+            job_arn: Some(format!("arn:aws:bedrock:{region}:{account}:model-customization-job/amazon.titan-text-express-v1:0:8k/{name}")),
+            job_name: Some(name.to_owned()),
+            status: Some(statuses[rng.next(5) as usize].to_owned()),
+            status_details: StatusDetails {
+                training: Some("InProgress".to_owned()),
+                ..StatusDetails::default()
+            },
+            failure_message: Some(format!("broken \"record\" {}\nsecond line", rng.next(3))),
+            creation_time: Some(1_000.0),
+            last_modified_time: Some(rng.next(1000) as f64),
+            training_loss: (rng.next(2) == 0).then(|| rng.next(100) as f64 / 7.0),
+            validation_losses: (0..rng.next(12)).map(|i| Some(i as f64)).collect(),
+            hyper_parameters: [("epochCount".to_owned(), rng.next(9).to_string())].into(),
+            ..JobRecord::default()
+        })
+    }
+
+    fn model(rng: &mut Lcg, name: &str) -> Record {
+        Record::Model(ModelRecord {
+            model_name: Some(name.to_owned()),
+            model_status: Some(["Active", "Creating", "Failed"][rng.next(3) as usize].to_owned()),
+            job_name: Some(format!("job-{}", rng.next(4))),
+            training_loss: Some(rng.next(10) as f64),
+            ..ModelRecord::default()
+        })
+    }
+
+    /// Whatever changes between assemblies, copying unchanged lines gives the exposition a
+    /// fresh render of the same resources gives.
+    #[test]
+    fn an_incremental_assembly_equals_a_fresh_one() {
+        let mut rng = Lcg(7);
+        let now = Instant::now();
+        let mut resources: Vec<Resource> = Vec::new();
+        let mut assembler = Assembler::default();
+        let discoveries = [DiscoverySeries {
+            kind: Kind::Job,
+            account: "111111111111".to_owned(),
+            region: "us-east-1".to_owned(),
+            up: true,
+            discovered: 3,
+            last_error: None,
+        }];
+        for round in 0..40 {
+            // Add a few, change a few, remove a few, read some back as failures.
+            for _ in 0..rng.next(6) {
+                let n = rng.next(1_000);
+                let account = ["111111111111", "222222222222"][rng.next(2) as usize];
+                let region = ["us-east-1", "eu-west-1"][rng.next(2) as usize];
+                let (kind, record) = if rng.next(3) == 0 {
+                    (Kind::Model, model(&mut rng, &format!("model-{n}")))
+                } else {
+                    (
+                        Kind::Job,
+                        job(&mut rng, &format!("job-{n}"), account, region),
+                    )
+                };
+                let mut r =
+                    Resource::configured(kind, &format!("id-{round}-{n}"), region, account, now);
+                if rng.next(4) > 0 {
+                    r.read(record, f64::from(round));
+                }
+                resources.push(r);
+            }
+            for r in resources.iter_mut() {
+                match rng.next(10) {
+                    0 => {
+                        let n = rng.next(50);
+                        let record = match r.kind {
+                            Kind::Job => job(
+                                &mut rng,
+                                &format!("job-{n}"),
+                                &r.account.clone(),
+                                &r.region.clone(),
+                            ),
+                            Kind::Model => model(&mut rng, &format!("model-{n}")),
+                        };
+                        r.read(record, f64::from(round));
+                    }
+                    1 => r.failed(FetchError::new(
+                        crate::bedrock::ErrorKind::Throttling,
+                        "slow down",
+                    )),
+                    2 if rng.next(4) == 0 => {
+                        r.failed(FetchError::new(crate::bedrock::ErrorKind::NotFound, "gone"))
+                    }
+                    _ => {}
+                }
+            }
+            if !resources.is_empty() && rng.next(3) == 0 {
+                let gone = rng.next(resources.len() as u64) as usize;
+                resources.remove(gone);
+            }
+            let all: Vec<&Resource> = resources.iter().collect();
+            let assembled = assembler.assemble(&all, &discoveries);
+            let fresh = render_all(&all, &discoveries);
+            assert_eq!(
+                String::from_utf8_lossy(&assembled.text),
+                String::from_utf8_lossy(&fresh),
+                "round {round}"
+            );
+            assert_eq!(assembled.views.len(), resources.len());
+        }
+        assert!(
+            resources.len() > 20,
+            "the test grew a fleet: {}",
+            resources.len()
+        );
+    }
+
+    #[test]
+    fn excluded_families_are_left_out_and_come_back() {
+        let mut rng = Lcg(1);
+        let mut r = Resource::configured(Kind::Job, "job-a", "us-east-1", "", Instant::now());
+        r.read(job(&mut rng, "job-a", "111111111111", "us-east-1"), 1.0);
+        let mut assembler = Assembler::new(&["bedrock_customization_job_stage_status".to_owned()]);
+        let text = assembler.assemble(&[&r], &[]).text;
+        let text = String::from_utf8_lossy(&text);
+        assert!(
+            !text.contains("bedrock_customization_job_stage_status"),
+            "{text}"
+        );
+        assert!(text.contains("bedrock_customization_job_status{"), "{text}");
+        assembler.exclude(&[]);
+        let text = assembler.assemble(&[&r], &[]).text;
+        assert!(String::from_utf8_lossy(&text).contains("bedrock_customization_job_stage_status{"));
+    }
+}

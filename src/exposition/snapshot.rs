@@ -75,3 +75,29 @@ pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.write_all(data)?;
     encoder.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_gzip_is_made_once_and_shared() {
+        let text = Bytes::from("metric_a 1\n".repeat(1000));
+        let snapshot = Snapshot::new(text.clone(), Vec::new(), Vec::new(), 1);
+        let first = snapshot.gzipped().await.unwrap();
+        let second = snapshot.gzipped().await.unwrap();
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "the same bytes, not a second gzip"
+        );
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&first[..])
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, text);
+        assert!(first.len() < text.len() / 10);
+    }
+}

@@ -239,3 +239,41 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// A peer that reads nothing: once the pipe is full, the write waits, and after the limit
+    /// it fails instead of waiting for ever.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_write_fails_after_the_limit() {
+        let (writer, _reader) = tokio::io::duplex(1024);
+        let mut guarded = StallGuard::new(writer, Duration::from_secs(30));
+        let start = tokio::time::Instant::now();
+        let error = guarded.write_all(&[0u8; 4096]).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+    }
+
+    /// A peer that reads, however slowly, keeps its connection.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_is_not_cut_off() {
+        use tokio::io::AsyncReadExt;
+        let (writer, mut reader) = tokio::io::duplex(1024);
+        let mut guarded = StallGuard::new(writer, Duration::from_secs(30));
+        let read = tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let mut total = 0;
+            while total < 8192 {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                total += reader.read(&mut buf).await.unwrap();
+            }
+            total
+        });
+        guarded.write_all(&[0u8; 8192]).await.unwrap();
+        assert_eq!(read.await.unwrap(), 8192);
+    }
+}
