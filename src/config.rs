@@ -527,7 +527,7 @@ impl Checker {
             if let Some(url) = self.string(&p, v) {
                 match check_url(url) {
                     Ok(()) => target.endpoint_url = Some(url.to_owned()),
-                    Err(why) => self.problem(p, format!("{url:?} {why}")),
+                    Err(why) => self.problem(p, format!("{:?} {why}", redact_userinfo(url))),
                 }
             }
         }
@@ -770,6 +770,19 @@ fn arn_region(id: &str) -> Option<&str> {
     let rest = id.strip_prefix("arn:")?;
     let region = rest.split(':').nth(2)?;
     (!region.is_empty()).then_some(region)
+}
+
+/// `url` with whatever precedes an `@` in its authority replaced by `***`: a password written
+/// into the file must not reach the terminal or the logs.
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 fn check_url(url: &str) -> Result<(), &'static str> {

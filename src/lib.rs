@@ -3,21 +3,22 @@
 //! Data flows in one direction:
 //!
 //! ```text
-//! config ──► poller ──(BedrockSource)──► aws (aws-sdk-bedrock) ──► Bedrock, or the simulator
-//!              │
-//!              └─► metrics::render ──► Snapshot (Arc, swapped whole) ──► server ──► /metrics
+//! config ──► fleet ──(BedrockSource: Get, List)──► bedrock::aws (aws-sdk-bedrock) ──► Bedrock
+//!              │                                    bedrock::simulator (tests, --demo)
+//!              └─► exposition (each resource's lines, assembled) ──► Snapshot ──► http ──► /metrics
 //! ```
 //!
 //! - [`config`]: the YAML file, parsed and checked as a whole, every problem with its path.
-//! - [`source`]: the project's own record types and the [`source::BedrockSource`] trait.
-//! - [`aws`]: the real source, one SDK client per target (region, role, endpoint, retries, timeout).
-//! - [`poller`]: the scheduler; reads what is due, publishes a [`poller::Snapshot`] per cycle.
-//! - [`metrics`]: the pure mapping from records to metric families, and the exporter's telemetry.
-//! - [`server`]: the hyper HTTP server: `/metrics`, `/`, `/healthz`, `/readyz`.
-//! - [`simulator`]: a Bedrock stand-in over real HTTP, with injectable faults, for tests.
-//! - [`demo`]: the built-in demo fleet the simulator serves under `--demo`.
-//! - [`telemetry`]: logging setup (logfmt or JSON).
-//! - [`app`]: wires it all for the binary: build sources, run poller and server until shutdown.
+//! - [`bedrock`]: the records as the exporter sees them, the [`bedrock::BedrockSource`] trait,
+//!   the SDK adapter ([`bedrock::aws`]) and the simulated service ([`bedrock::simulator`]).
+//! - [`fleet`]: the watched set (configured and discovered resources by key), the pure
+//!   reconcile of listings, and the poller that lists, reads what is due and publishes.
+//! - [`exposition`]: each resource's lines rendered when it changes, assembled family by family
+//!   into a shared snapshot; the gzip made once; the exporter's own metrics.
+//! - [`http`]: the hyper server: connections, bodies sent without copying, the endpoints.
+//! - [`demo`]: the simulated account `--demo` runs on.
+//! - [`logging`]: logfmt or JSON lines through `tracing`.
+//! - [`app`]: wires it all for the binary: builds the targets, runs the poller and the server.
 
 pub mod app;
 pub mod bedrock;

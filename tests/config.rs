@@ -63,7 +63,7 @@ fn invalid_files_report_exact_messages() {
         ("invalid-region.yaml", &["targets[0].region: \"US East 1\" is not a region name such as us-east-1"]),
         ("invalid-role-arn.yaml", &["targets[0].role_arn: \"arn:aws:iam::123456789012:user/bob\" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"]),
         ("invalid-endpoint-url.yaml", &["targets[0].endpoint_url: \"bedrock.us-east-1.amazonaws.com\" is not an http:// or https:// URL"]),
-        ("invalid-endpoint-credentials.yaml", &["targets[0].endpoint_url: \"https://AKIAIOSFODNN7EXAMPLE:secret@bedrock.us-east-1.amazonaws.com\" holds credentials (user:password@): credentials come only from the AWS default chain"]),
+        ("invalid-endpoint-credentials.yaml", &["targets[0].endpoint_url: \"https://***@bedrock.us-east-1.amazonaws.com\" holds credentials (user:password@): credentials come only from the AWS default chain"]),
         ("invalid-same-name-role-and-default.yaml", &["targets[1].jobs[0]: \"nightly-ft\" is also listed at targets[0].jobs[0] for the same region; give one of them by ARN"]),
         ("invalid-job-name.yaml", &["targets[0].jobs[0]: \"my_job\" is not a job name: it must start with a letter or digit and hold only letters, digits, '+', '-' and '.'"]),
         ("invalid-job-arn.yaml", &["targets[0].jobs[0]: \"arn:aws:bedrock:us-east-1:123456789012:model-customization-job/abc\" is not a model customization job ARN (arn:aws:bedrock:REGION:ACCOUNT:model-customization-job/BASE-MODEL/ID)"]),
