@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bedrock_exporter::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
-use bedrock_exporter::exposition::snapshot::gzip;
+use bedrock_exporter::exposition::snapshot::{gzip, gzip_stored};
 use bedrock_exporter::exposition::{render_all, Assembler};
 use bedrock_exporter::fleet::Resource;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -110,7 +110,30 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // What every scrape adds: the exporter's own metrics, encoded, and gzipped when asked.
+    let telemetry = bedrock_exporter::exposition::Telemetry::new().unwrap();
+    telemetry.init_region("us-east-1", &bedrock_exporter::bedrock::Operation::ALL);
+    let mut group = c.benchmark_group("per scrape");
+    group.bench_function("encode the own metrics", |b| {
+        b.iter(|| black_box(telemetry.encode()))
+    });
+    let own = telemetry.encode();
+    group.bench_function("gzip the own metrics (stored blocks)", |b| {
+        b.iter(|| black_box(gzip_stored(&own)))
+    });
+    group.finish();
 }
 
 criterion_group!(exposition, benches);
-criterion_main!(exposition);
+criterion_main!(exposition, process_group);
+
+fn process(c: &mut Criterion) {
+    use prometheus::core::Collector;
+    let collector = prometheus::process_collector::ProcessCollector::for_self();
+    c.bench_function("per scrape/process collector alone", |b| {
+        b.iter(|| black_box(collector.collect()))
+    });
+}
+
+criterion_group!(process_group, process);

@@ -12,6 +12,7 @@ pub mod families;
 pub mod render;
 pub mod snapshot;
 pub mod telemetry;
+pub mod text;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -177,52 +178,74 @@ impl Assembler {
         }
 
         // Where each resource's lines are now: in the scratch buffer, or in the last text.
-        let segment = |position: usize, family: usize| -> &[u8] {
-            let (buffer, (start, len)) = match &fresh[position] {
-                Some(lines) => (&scratch[..], lines[family]),
-                None => match self.rendered.get(&resources[position].id) {
-                    Some(kept) => (&self.text[..], kept.lines[family]),
-                    None => return &[],
+        let sources: Vec<(&[u8], Lines)> = fresh
+            .iter()
+            .zip(resources)
+            .map(|(fresh, r)| match fresh {
+                Some(lines) => (&scratch[..], *lines),
+                None => match self.rendered.get(&r.id) {
+                    Some(kept) => (&self.text[..], kept.lines),
+                    None => (&[][..], [(0, 0); COUNT]),
                 },
-            };
+            })
+            .collect();
+        let segment = |position: usize, family: usize| -> &[u8] {
+            let (buffer, lines) = &sources[position];
+            let (start, len) = lines[family];
             buffer
                 .get(start as usize..(start + len) as usize)
                 .unwrap_or_default()
         };
         let discovery_lines = self.discovery_lines(discoveries);
 
-        // Sized once: the assembled text is the largest allocation of a cycle.
-        let mut size = discovery_lines.iter().map(Vec::len).sum::<usize>();
+        // Sized exactly, then written once: the assembled text is the largest allocation of a
+        // cycle, and lives in a sealed memory file the server can send without copying.
+        let headers: Vec<Vec<u8>> = (0..COUNT)
+            .map(|family| {
+                let mut out = Vec::new();
+                header(&mut out, family);
+                out
+            })
+            .collect();
+        let mut size = 0;
         let mut present = [false; COUNT];
         for (family, present) in present.iter_mut().enumerate() {
             if self.excluded[family] {
                 continue;
             }
-            for position in 0..resources.len() {
-                let len = segment(position, family).len();
-                size += len;
-                *present |= len > 0;
-            }
-            *present |= !discovery_lines[family].is_empty();
-            if *present {
-                size += FAMILIES[family].name.len() * 2 + FAMILIES[family].help.len() + 32;
+            let lines: usize = (0..resources.len())
+                .map(|position| segment(position, family).len())
+                .sum::<usize>()
+                + discovery_lines[family].len();
+            if lines > 0 {
+                *present = true;
+                size += headers[family].len() + lines;
             }
         }
-        let mut out = Vec::with_capacity(size);
         let mut placed: Vec<Lines> = vec![[(0, 0); COUNT]; resources.len()];
-        for family in (0..COUNT).filter(|f| present[*f]) {
-            header(&mut out, family);
-            out.extend_from_slice(&discovery_lines[family]);
-            for &position in &self.orders[&FAMILIES[family].order] {
-                let position = position as usize;
-                let lines = segment(position, family);
-                placed[position][family] = (offset(out.len()), offset(lines.len()));
-                out.extend_from_slice(lines);
+        let text = text::write(size, |buffer| {
+            let mut at = 0;
+            let mut put = |bytes: &[u8]| {
+                let start = at;
+                // The buffer was sized from these very segments.
+                if let Some(target) = buffer.get_mut(start..start + bytes.len()) {
+                    target.copy_from_slice(bytes);
+                }
+                debug_assert!(start + bytes.len() <= buffer.len());
+                at += bytes.len();
+                (offset(start), offset(bytes.len()))
+            };
+            for family in (0..COUNT).filter(|f| present[*f]) {
+                put(&headers[family]);
+                put(&discovery_lines[family]);
+                for &position in &self.orders[&FAMILIES[family].order] {
+                    let position = position as usize;
+                    placed[position][family] = put(segment(position, family));
+                }
             }
-        }
+        });
 
         // Keep what the next assembly copies from, and forget what is no longer watched.
-        let text = Bytes::from(out);
         let mut views = Vec::with_capacity(resources.len());
         let mut kept = HashMap::with_capacity(resources.len());
         for (r, lines) in resources.iter().zip(placed) {

@@ -48,8 +48,14 @@ impl Snapshot {
         self.gzip
             .get_or_init(|| async {
                 let text = self.text.clone();
-                match tokio::task::spawn_blocking(move || gzip(&text)).await {
-                    Ok(Ok(zipped)) => Some(Bytes::from(zipped)),
+                // Kept as a sealed text too, so that it is sent without a copy.
+                let zip = move || {
+                    gzip(&text).map(|zipped| {
+                        super::text::write(zipped.len(), |buffer| buffer.copy_from_slice(&zipped))
+                    })
+                };
+                match tokio::task::spawn_blocking(zip).await {
+                    Ok(Ok(zipped)) => Some(zipped),
                     Ok(Err(error)) => {
                         tracing::warn!(%error, "cannot gzip the exposition");
                         None
@@ -65,13 +71,43 @@ impl Snapshot {
     }
 }
 
-/// `data` as one gzip member, at the fastest level: a scrape's compression should cost little
-/// CPU, and the exposition's repetitive text compresses well even so.
+/// `data` as one gzip member, at the fastest level: made once per snapshot, and the
+/// exposition's repetitive text compresses well even so.
 pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 8 + 64),
-        flate2::Compression::fast(),
-    );
+    gzip_at(data, flate2::Compression::fast())
+}
+
+/// `data` as one gzip member of stored (uncompressed) deflate blocks (RFC 1951, 3.2.4; RFC
+/// 1952): for the few kilobytes of the exporter's own metrics, made at every scrape, where
+/// compressing would cost more CPU than it saves bandwidth. Written by hand: a deflate encoder
+/// at level 0 still runs its whole machinery.
+pub fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    const BLOCK: usize = u16::MAX as usize;
+    let blocks = data.len().div_ceil(BLOCK).max(1);
+    let mut out = Vec::with_capacity(data.len() + 5 * blocks + 18);
+    // ID1 ID2, deflate, no flags, no mtime, no extra flags, unknown OS.
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+    let mut chunks = data.chunks(BLOCK).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = u8::from(chunks.peek().is_none());
+        let len = chunk.len() as u16;
+        out.push(last);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+fn gzip_at(data: &[u8], level: flate2::Compression) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 8 + 64), level);
     encoder.write_all(data)?;
     encoder.finish()
 }
@@ -99,5 +135,17 @@ mod tests {
             .unwrap();
         assert_eq!(unzipped, text);
         assert!(first.len() < text.len() / 10);
+    }
+
+    #[test]
+    fn stored_members_decode_to_their_data() {
+        for len in [0, 1, 7_000, 65_535, 65_536, 200_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let mut unzipped = Vec::new();
+            flate2::read::GzDecoder::new(&gzip_stored(&data)[..])
+                .read_to_end(&mut unzipped)
+                .unwrap();
+            assert_eq!(unzipped, data, "{len} bytes");
+        }
     }
 }

@@ -104,6 +104,11 @@ impl Marker {
             last_modified: record.last_modified(),
         }
     }
+
+    /// Whether `record` (a summary) shows the same status and modification time.
+    pub fn shows(&self, record: &Record) -> bool {
+        self.status.as_deref() == record.status() && self.last_modified == record.last_modified()
+    }
 }
 
 impl Resource {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Key, Marker, Origin, Resource, WatchedSet};
+use super::{Key, Origin, Resource, WatchedSet};
 use crate::bedrock::{account_of_arn, Kind, ListQuery, Record};
 use crate::config::Discovery;
 
@@ -132,7 +132,11 @@ pub fn reconcile(
 /// Brings a resource's record up to a summary when the summary shows a change since the last
 /// read; returns whether it did (and so whether the resource must be read again).
 fn take_summary(resource: &mut Resource, summary: &Record) -> bool {
-    if resource.read_marker.as_ref() == Some(&Marker::of(summary)) {
+    if resource
+        .read_marker
+        .as_ref()
+        .is_some_and(|m| m.shows(summary))
+    {
         return false;
     }
     let changed = match &mut resource.record {

@@ -6,11 +6,11 @@
 //! in-flight scrapes finish.
 
 pub mod routes;
+pub mod socket;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -24,21 +24,17 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
 pub use routes::{escape, ServerState, RESERVED_PATHS};
+pub use socket::{Socket, SEND_STALL_TIMEOUT};
 
 /// How long shutdown waits for in-flight requests before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 /// A client that has not sent its request head by then is disconnected.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// A client that takes nothing of a response for this long is disconnected: it would otherwise
-/// hold its snapshot in memory (and its connection) for as long as it likes.
-pub const SEND_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Every response of this crate's servers: whole chunks in memory.
 pub type HttpResponse = Response<Body>;
@@ -133,7 +129,7 @@ where
                         continue;
                     }
                 };
-                let io = TokioIo::new(StallGuard::new(stream, SEND_STALL_TIMEOUT));
+                let io = TokioIo::new(Socket::new(stream, SEND_STALL_TIMEOUT));
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -155,125 +151,4 @@ where
         }
     }
     connections.shutdown().await;
-}
-
-/// A stream whose writes fail once they have made no progress for `limit`: a peer that stops
-/// reading cannot keep its connection, and the response it holds, for ever.
-#[derive(Debug)]
-pub struct StallGuard<S> {
-    inner: S,
-    limit: Duration,
-    /// Armed while a write waits for the peer; reset by every write that goes through.
-    stalled: Option<Pin<Box<Sleep>>>,
-}
-
-impl<S> StallGuard<S> {
-    pub fn new(inner: S, limit: Duration) -> StallGuard<S> {
-        StallGuard {
-            inner,
-            limit,
-            stalled: None,
-        }
-    }
-
-    /// Passes a write's outcome on: progress disarms the timer, waiting arms it, and a wait
-    /// past the limit becomes an error.
-    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = None;
-            return poll;
-        }
-        let limit = self.limit;
-        let timer = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the peer took nothing of the response for too long",
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for StallGuard<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.watch(cx, poll)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.watch(cx, poll)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let poll = Pin::new(&mut self.inner).poll_flush(cx);
-        self.watch(cx, poll)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::io::AsyncWriteExt;
-
-    use super::*;
-
-    /// A peer that reads nothing: once the pipe is full, the write waits, and after the limit
-    /// it fails instead of waiting for ever.
-    #[tokio::test(start_paused = true)]
-    async fn a_stalled_write_fails_after_the_limit() {
-        let (writer, _reader) = tokio::io::duplex(1024);
-        let mut guarded = StallGuard::new(writer, Duration::from_secs(30));
-        let start = tokio::time::Instant::now();
-        let error = guarded.write_all(&[0u8; 4096]).await.unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
-        assert_eq!(start.elapsed(), Duration::from_secs(30));
-    }
-
-    /// A peer that reads, however slowly, keeps its connection.
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_reader_is_not_cut_off() {
-        use tokio::io::AsyncReadExt;
-        let (writer, mut reader) = tokio::io::duplex(1024);
-        let mut guarded = StallGuard::new(writer, Duration::from_secs(30));
-        let read = tokio::spawn(async move {
-            let mut buf = [0u8; 512];
-            let mut total = 0;
-            while total < 8192 {
-                tokio::time::sleep(Duration::from_secs(20)).await;
-                total += reader.read(&mut buf).await.unwrap();
-            }
-            total
-        });
-        guarded.write_all(&[0u8; 8192]).await.unwrap();
-        assert_eq!(read.await.unwrap(), 8192);
-    }
 }

@@ -13,7 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::watch;
 
 use super::{response, Body, HttpResponse};
-use crate::exposition::snapshot::gzip;
+use crate::exposition::snapshot::gzip_stored;
 use crate::exposition::{Snapshot, Telemetry};
 use crate::fleet::Origin;
 
@@ -82,7 +82,7 @@ fn plain(status: StatusCode, body: &'static str) -> HttpResponse {
 
 /// The snapshot's text as it is (shared, not copied), then the exporter's own metrics. Gzipped:
 /// the snapshot's gzip member, made once for every scrape of it, then the own metrics as a
-/// second member (a multi-member gzip stream is one valid stream).
+/// second member of stored blocks (a multi-member gzip stream is one valid stream).
 async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     let snapshot = state.snapshot.borrow().clone();
     // The two parts never share a family name, so appending keeps the exposition valid.
@@ -94,10 +94,10 @@ async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
             .filter_map(|v| v.to_str().ok()),
     );
     let zipped = if wants_gzip {
-        match (snapshot.gzipped().await, gzip(&own)) {
-            (Some(text), Ok(own)) => Some([text, Bytes::from(own)]),
-            _ => None,
-        }
+        snapshot
+            .gzipped()
+            .await
+            .map(|text| [text, Bytes::from(gzip_stored(&own))])
     } else {
         None
     };

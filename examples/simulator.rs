@@ -1,0 +1,118 @@
+//! The simulated Bedrock as a process of its own, serving a fleet of a chosen size: for
+//! benchmarks, which measure the exporter alone (`scripts/bench-scrape.sh`).
+//!
+//! ```text
+//! cargo run --release --example simulator -- --jobs 2000 --models 500 --running 20
+//! ```
+//! Prints `listening on http://127.0.0.1:PORT` once it serves; stops on SIGTERM or SIGINT.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bedrock_exporter::bedrock::simulator::Simulator;
+use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
+use tokio::signal::unix::{signal, SignalKind};
+
+const ACCOUNT: &str = "123456789012";
+const BASE: &str = "amazon.titan-text-express-v1:0:8k";
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("a number"))
+        .unwrap_or(default)
+}
+
+/// A job as the tests' fixtures have it: every field set, created an hour ago.
+fn job(i: usize, status: &str, now: f64) -> JobRecord {
+    let name = format!("fine-tune-{i:06}");
+    JobRecord {
+        job_arn: Some(format!(
+            "arn:aws:bedrock:us-east-1:{ACCOUNT}:model-customization-job/{BASE}/{i:012}"
+        )),
+        job_name: Some(name.clone()),
+        output_model_name: Some(format!("{name}-model")),
+        output_model_arn: (status == "Completed")
+            .then(|| format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/{BASE}/{i:012}")),
+        base_model_arn: Some(format!(
+            "arn:aws:bedrock:us-east-1::foundation-model/{BASE}"
+        )),
+        status: Some(status.to_owned()),
+        status_details: StatusDetails {
+            validation: Some("Completed".to_owned()),
+            data_processing: Some("Completed".to_owned()),
+            training: Some(status.to_owned()),
+        },
+        failure_message: None,
+        customization_type: Some("FINE_TUNING".to_owned()),
+        creation_time: Some(now - 3600.0),
+        last_modified_time: Some(now - 60.0),
+        end_time: (status == "Completed").then_some(now - 60.0),
+        hyper_parameters: BTreeMap::from([
+            ("epochCount".to_owned(), "2".to_owned()),
+            ("batchSize".to_owned(), "8".to_owned()),
+            ("learningRate".to_owned(), "0.00001".to_owned()),
+        ]),
+        training_loss: Some(1.25),
+        validation_losses: vec![Some(1.5), Some(1.75)],
+    }
+}
+
+fn model(i: usize, now: f64) -> ModelRecord {
+    ModelRecord {
+        model_arn: Some(format!(
+            "arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/{BASE}/m{i:011}"
+        )),
+        model_name: Some(format!("custom-model-{i:06}")),
+        job_name: Some(format!("fine-tune-{i:06}")),
+        job_arn: Some(format!(
+            "arn:aws:bedrock:us-east-1:{ACCOUNT}:model-customization-job/{BASE}/{i:012}"
+        )),
+        base_model_arn: Some(format!(
+            "arn:aws:bedrock:us-east-1::foundation-model/{BASE}"
+        )),
+        customization_type: Some("FINE_TUNING".to_owned()),
+        model_status: Some("Active".to_owned()),
+        failure_message: None,
+        creation_time: Some(now - 1800.0),
+        hyper_parameters: BTreeMap::from([("batchSize".to_owned(), "8".to_owned())]),
+        training_loss: Some(0.5),
+        validation_losses: vec![Some(0.625)],
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let (jobs, models, running) = (
+        arg("--jobs", 2000),
+        arg("--models", 500),
+        arg("--running", 0),
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let sim = Simulator::new();
+    for i in 0..jobs + running {
+        sim.put_job(job(
+            i,
+            if i < jobs { "Completed" } else { "InProgress" },
+            now,
+        ));
+    }
+    for i in 0..models {
+        sim.put_model(model(i, now));
+    }
+    let running_sim = sim.spawn().await.expect("bind");
+    println!("listening on {}", running_sim.endpoint_url());
+    let mut terminate = signal(SignalKind::terminate()).unwrap();
+    let mut interrupt = signal(SignalKind::interrupt()).unwrap();
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    running_sim.shutdown().await;
+}
