@@ -14,7 +14,12 @@ scrape config and rules, queried with the dashboard's and the rules' PromQL.
    instant or over a range, and every variable query; each must return data.
 4. Checks that the dashboard's counts count each job, model and identifier once, not once per
    replica.
-5. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
+5. Checks that each exporter's discovery of jobs and of models is up and has found some.
+6. Checks that Prometheus reads the whole of each scrape: its scrape_samples_scraped equals the
+   samples of a plain GET of /metrics made just before and just after that scrape (Prometheus asks
+   for gzip on every scrape, and the exporter's gzip is two members: the exposition, then its own
+   metrics, which must be the same series at every scrape).
+7. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
    failed model), once each, and checks that nothing else is pending or firing.
 Waits are for events (a log line, a query result), each with a deadline; nothing sleeps blindly.
 """
@@ -32,6 +37,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import zlib
 
 import yaml
 
@@ -45,13 +51,17 @@ EXPECTED_ALERTS = {
     ("BedrockCustomizationJobFailed", "intent-classifier-ft-bad-data"),
     ("BedrockCustomModelFailed", "intent-classifier-v0"),
 }
-# Dashboard counts that must not grow with the number of exporters: (panel title, refId) and the
-# number it must sum to.
+# Dashboard counts that must not grow with the number of exporters: (panel title, refId), run as
+# an instant query, and the number it must sum to. Discovered resources have no label of their
+# own to count: each replica's total must be the dashboard's.
 DISTINCT_COUNTS = {
     ("Jobs by status", "A"): "count(count by (account_id, region, job_name) (bedrock_customization_job_info))",
     ("Custom models by status", "A"): "count(count by (account_id, region, model_name) (bedrock_custom_model_info))",
-    ("Targets up / configured", "B"): "count(count by (account_id, kind, identifier, region) (bedrock_exporter_target_up))",
+    ("Targets up / watched", "B"): "count(count by (account_id, kind, identifier, region) (bedrock_exporter_target_up))",
+    ("Discovered jobs and models", "A"): "sum by (instance) (bedrock_exporter_discovered_resources)",
 }
+# The demo discovers jobs and models (src/demo.rs).
+DISCOVERED_KINDS = {"job", "model"}
 EXPORTERS = 2
 DEADLINE = 60.0
 
@@ -193,7 +203,128 @@ def prometheus_config(exporter_addresses, directory):
     return written, job["job_name"]
 
 
-def check(prom, scrape_job):
+def counted_once(prom, where, expr):
+    """A dashboard count, run as an instant query, sums to each value of its reference in
+    DISTINCT_COUNTS: each job, model and identifier counts once however many exporters report it.
+    The two demos started a moment apart, so around a change one may report it a scrape before the
+    other: they are given a few seconds to agree."""
+    end = time.monotonic() + 20
+    while True:
+        total = sum(float(series["value"][1]) for series in prom.query(expr))
+        expected = [float(series["value"][1]) for series in prom.query(DISTINCT_COUNTS[where])]
+        if expected and all(value == total for value in expected):
+            return
+        if time.monotonic() >= end:
+            raise Failure(f"{where} sums to {total} with {EXPORTERS} exporters, not {expected}: {expr}")
+        time.sleep(0.5)
+
+
+def samples_by_family(text):
+    """The number of samples of each family in a text exposition (families by their # TYPE line)."""
+    counts = {}
+    family = None
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            family = line.split()[2]
+            counts.setdefault(family, 0)
+        elif line and not line.startswith("#"):
+            counts[family] = counts.get(family, 0) + 1
+    return counts
+
+
+def fetch(address, gzip=False):
+    """GET /metrics of an exporter: the body, and the Content-Encoding it was sent with."""
+    request = urllib.request.Request(f"http://{address}/metrics",
+                                     headers={"Accept-Encoding": "gzip" if gzip else "identity"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.read(), response.headers.get("Content-Encoding")
+    except (urllib.error.URLError, OSError) as e:
+        raise Failure(f"GET http://{address}/metrics: {e}") from e
+
+
+def gzip_members(data):
+    """The decompressed members of a gzip stream, in order."""
+    members = []
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        text = member.decompress(data) + member.flush()
+        if not member.eof:
+            raise Failure(f"a gzip member is cut short after {len(text)} bytes")
+        members.append(text.decode())
+        data = member.unused_data
+    return members
+
+
+def own_families(address):
+    """The exporter's own metric families and their number of samples: the second member of its
+    gzip response, the first being the exposition of the last poll. Checks that there are exactly
+    those two."""
+    body, encoding = fetch(address, gzip=True)
+    if encoding != "gzip":
+        raise Failure(f"{address} answered Accept-Encoding: gzip with Content-Encoding {encoding}")
+    members = gzip_members(body)
+    if len(members) != 2:
+        raise Failure(f"{address}: the gzip response has {len(members)} members, not 2")
+    exposition, own = (samples_by_family(m) for m in members)
+    if not own or exposition.keys() & own.keys():
+        raise Failure(f"{address}: the gzip members' families overlap or the second is empty: {sorted(own)}")
+    return set(own), sum(own.values())
+
+
+def whole_scrapes(prom, scrape_job, addresses):
+    """Prometheus's count of the samples of one scrape of each exporter equals the samples of a
+    plain GET made just before it and of one made just after it, when those two agree (the demo
+    changes as it runs: then it tries again). The own metrics must be the same series each time."""
+    for address in addresses:
+        own, own_in_gzip = own_families(address)
+        own_counts = {own_in_gzip}
+        for attempt in range(10):
+            before = samples_by_family(fetch(address)[0].decode())
+            after_before = time.time()
+
+            def scraped_since():
+                answer = prom.query(f'scrape_samples_scraped{{job="{scrape_job}",instance="{address}"}}[30s]')
+                return [(float(t), int(float(v))) for series in answer for t, v in series["values"]
+                        if float(t) > after_before]
+
+            scraped = prom.until(f"a scrape of {address}", scraped_since, timeout=10)
+            after = samples_by_family(fetch(address)[0].decode())
+            own_counts |= {sum(n for f, n in counts.items() if f in own) for counts in (before, after)}
+            if len(own_counts) != 1:
+                raise Failure(f"{address}: the exporter's own metrics changed their number of samples between "
+                              f"scrapes: {sorted(own_counts)}")
+            if sum(before.values()) != sum(after.values()):
+                continue
+            total = sum(after.values())
+            (own_samples,) = own_counts
+            for _, count in scraped:
+                if count != total:
+                    raise Failure(f"{address}: Prometheus scraped {count} samples, but /metrics holds {total} "
+                                  f"({total - own_samples} of the last poll, {own_samples} of the exporter's own)")
+            print(f"ok: {address}: Prometheus's scrape (gzip, two members) held all {total} samples of /metrics "
+                  f"({total - own_samples} of the last poll, {own_samples} of the exporter's own; attempt {attempt + 1})")
+            break
+        else:
+            raise Failure(f"{address}: /metrics changed its number of samples around each of 10 scrapes")
+
+
+def discovering(prom, scrape_job, addresses):
+    """Each exporter's discovery of jobs and of models is up and has found something."""
+    wanted = {(address, kind) for address in addresses for kind in DISCOVERED_KINDS}
+
+    def every(selection):
+        found = {(s["metric"]["instance"], s["metric"]["kind"]) for s in prom.query(selection)}
+        return found == wanted
+
+    prom.until("bedrock_exporter_discovery_up 1 for jobs and models in each exporter",
+               lambda: every(f'bedrock_exporter_discovery_up{{job="{scrape_job}"}} == 1'))
+    prom.until("bedrock_exporter_discovered_resources above 0 for jobs and models in each exporter",
+               lambda: every(f'bedrock_exporter_discovered_resources{{job="{scrape_job}"}} > 0'))
+    print("ok: each exporter's discovery of jobs and of models is up (discovery_up 1) and has found some")
+
+
+def check(prom, scrape_job, addresses):
     # 1. Three scrapes, so that rates over the dashboard's range have data.
     prom.until("three scrapes of the exporter",
                lambda: prom.query(f'count_over_time(up{{job="{scrape_job}"}}[1m]) >= 3'))
@@ -239,19 +370,22 @@ def check(prom, scrape_job):
             result = prom.query(expr, range_seconds=60 if kind == "range" else None)
         if not result:
             empty.append(f"{where}: {expr}")
-        if where in DISTINCT_COUNTS and kind == "instant":
-            (distinct,) = prom.query(DISTINCT_COUNTS[where])
-            total = sum(float(series["value"][1]) for series in result)
-            if total != float(distinct["value"][1]):
-                raise Failure(f"{where} sums to {total} with {EXPORTERS} exporters, not {distinct['value'][1]}: {expr}")
+        if where in DISTINCT_COUNTS:
+            counted_once(prom, where, expr)
             counted.add(where)
     if counted != DISTINCT_COUNTS.keys():
-        raise Failure(f"dashboard panels not found (or not instant): {sorted(DISTINCT_COUNTS.keys() - counted)}")
+        raise Failure(f"dashboard panels not found: {sorted(DISTINCT_COUNTS.keys() - counted)}")
     if empty:
         raise Failure("dashboard queries without data:\n  " + "\n  ".join(empty))
     print(f"ok: {queries} dashboard queries return data; its counts count each job, model and identifier once")
 
-    # 4. The demo's failed job and model fire, and nothing else does.
+    # 4. Discovery works in each exporter.
+    discovering(prom, scrape_job, addresses)
+
+    # 5. Prometheus reads every sample of a scrape, both gzip members.
+    whole_scrapes(prom, scrape_job, addresses)
+
+    # 6. The demo's failed job and model fire, and nothing else does.
     message = prom.query('max by (message) (bedrock_customization_job_failure_info{job_name="intent-classifier-ft-bad-data"})')
     if len(message) != 1:
         raise Failure(f"the demo's failed job has no failure_info: {message}")
@@ -301,7 +435,7 @@ def main():
         prometheus_address = prometheus.wait_for(r'msg="Listening on".*?\baddress=(\S+)')[1]
         prometheus.wait_for(r'msg="Server is ready to receive web requests."')
         print(f"exporters --demo on {', '.join(addresses)}, Prometheus on {prometheus_address}")
-        check(Prometheus(prometheus_address), scrape_job)
+        check(Prometheus(prometheus_address), scrape_job, addresses)
     except Failure as e:
         print(f"prometheus e2e: {e}", file=sys.stderr)
         for process in processes:
