@@ -23,7 +23,8 @@ pub use snapshot::Snapshot;
 pub use telemetry::Telemetry;
 
 use self::families::{Order, Subject, COUNT, FAMILIES};
-use self::render::{header, offset, render, series, sort_fingerprint, sorted, Lines};
+use self::render::{header, offset, render_family, series, sort_fingerprint, sorted, Lines};
+use self::text::Writer;
 use crate::bedrock::{FetchError, Kind};
 use crate::fleet::{Origin, Resource};
 
@@ -139,18 +140,17 @@ impl Assembler {
         resources: &[&Resource],
         discoveries: &[DiscoverySeries],
     ) -> Assembled {
-        // Render what changed, into a scratch buffer.
-        let mut scratch = Vec::new();
-        let mut fresh: Vec<Option<Lines>> = Vec::with_capacity(resources.len());
+        // Note what changed; it is rendered as the text is written.
+        let mut fresh: Vec<bool> = Vec::with_capacity(resources.len());
         let ids: Vec<u64> = resources.iter().map(|r| r.id).collect();
         let mut layout_changed = ids != self.ids;
         for r in resources {
             match self.rendered.get(&r.id) {
-                Some(kept) if kept.version == r.version => fresh.push(None),
+                Some(kept) if kept.version == r.version => fresh.push(false),
                 kept => {
                     let fingerprint = sort_fingerprint(r);
                     layout_changed |= kept.is_none_or(|k| k.fingerprint != fingerprint);
-                    fresh.push(Some(render(r, &mut scratch)));
+                    fresh.push(true);
                     self.rendered.insert(
                         r.id,
                         Rendered {
@@ -177,72 +177,19 @@ impl Assembler {
             self.ids = ids;
         }
 
-        // Where each resource's lines are now: in the scratch buffer, or in the last text.
-        let sources: Vec<(&[u8], Lines)> = fresh
-            .iter()
-            .zip(resources)
-            .map(|(fresh, r)| match fresh {
-                Some(lines) => (&scratch[..], *lines),
-                None => match self.rendered.get(&r.id) {
-                    Some(kept) => (&self.text[..], kept.lines),
-                    None => (&[][..], [(0, 0); COUNT]),
-                },
-            })
-            .collect();
-        let segment = |position: usize, family: usize| -> &[u8] {
-            let (buffer, lines) = &sources[position];
-            let (start, len) = lines[family];
-            buffer
-                .get(start as usize..(start + len) as usize)
-                .unwrap_or_default()
-        };
+        // Written once, front to back, into a sealed memory file the server sends without
+        // copying; the heap if the file cannot be written.
         let discovery_lines = self.discovery_lines(discoveries);
-
-        // Sized exactly, then written once: the assembled text is the largest allocation of a
-        // cycle, and lives in a sealed memory file the server can send without copying.
-        let headers: Vec<Vec<u8>> = (0..COUNT)
-            .map(|family| {
-                let mut out = Vec::new();
-                header(&mut out, family);
-                out
-            })
-            .collect();
-        let mut size = 0;
-        let mut present = [false; COUNT];
-        for (family, present) in present.iter_mut().enumerate() {
-            if self.excluded[family] {
-                continue;
-            }
-            let lines: usize = (0..resources.len())
-                .map(|position| segment(position, family).len())
-                .sum::<usize>()
-                + discovery_lines[family].len();
-            if lines > 0 {
-                *present = true;
-                size += headers[family].len() + lines;
-            }
-        }
         let mut placed: Vec<Lines> = vec![[(0, 0); COUNT]; resources.len()];
-        let text = text::write(size, |buffer| {
-            let mut at = 0;
-            let mut put = |bytes: &[u8]| {
-                let start = at;
-                // The buffer was sized from these very segments.
-                if let Some(target) = buffer.get_mut(start..start + bytes.len()) {
-                    target.copy_from_slice(bytes);
-                }
-                debug_assert!(start + bytes.len() <= buffer.len());
-                at += bytes.len();
-                (offset(start), offset(bytes.len()))
-            };
-            for family in (0..COUNT).filter(|f| present[*f]) {
-                put(&headers[family]);
-                put(&discovery_lines[family]);
-                for &position in &self.orders[&FAMILIES[family].order] {
-                    let position = position as usize;
-                    placed[position][family] = put(segment(position, family));
-                }
-            }
+        let mut writer = Writer::new();
+        let written = self
+            .write(resources, &fresh, &discovery_lines, &mut placed, &mut writer)
+            .and_then(|()| writer.finish());
+        let text = written.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot write the exposition to a memory file; using the heap");
+            let mut heap = Writer::heap();
+            let _ = self.write(resources, &fresh, &discovery_lines, &mut placed, &mut heap);
+            heap.finish().unwrap_or_default()
         });
 
         // Keep what the next assembly copies from, and forget what is no longer watched.
@@ -258,6 +205,58 @@ impl Assembler {
         self.rendered = kept;
         self.text = text.clone();
         Assembled { text, views }
+    }
+
+    /// Writes the exposition family by family: each family's header when it has lines, then
+    /// its lines, resource by resource in its order: rendered for those that changed, copied
+    /// from the last text for the others. Notes where each resource's lines went in `placed`.
+    fn write(
+        &self,
+        resources: &[&Resource],
+        fresh: &[bool],
+        discovery_lines: &[Vec<u8>],
+        placed: &mut [Lines],
+        out: &mut Writer,
+    ) -> std::io::Result<()> {
+        let mut rendered = Vec::new();
+        let mut heading = Vec::new();
+        for family in (0..COUNT).filter(|f| !self.excluded[*f]) {
+            heading.clear();
+            header(&mut heading, family);
+            let mut headed = false;
+            let mut put = |out: &mut Writer, lines: &[u8]| -> std::io::Result<(u32, u32)> {
+                if lines.is_empty() {
+                    return Ok((0, 0));
+                }
+                if !headed {
+                    out.write(&heading)?;
+                    headed = true;
+                }
+                let start = out.position();
+                out.write(lines)?;
+                Ok((offset(start), offset(lines.len())))
+            };
+            put(out, &discovery_lines[family])?;
+            for &position in &self.orders[&FAMILIES[family].order] {
+                let position = position as usize;
+                let resource = resources[position];
+                let lines = if fresh[position] {
+                    rendered.clear();
+                    render_family(resource, family, &mut rendered);
+                    &rendered[..]
+                } else {
+                    let (start, len) = self
+                        .rendered
+                        .get(&resource.id)
+                        .map_or((0, 0), |kept| kept.lines[family]);
+                    self.text
+                        .get(start as usize..(start + len) as usize)
+                        .unwrap_or_default()
+                };
+                placed[position][family] = put(out, lines)?;
+            }
+        }
+        Ok(())
     }
 
     /// The series of the discovery families, by family (few: two a discovery).

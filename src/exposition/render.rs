@@ -32,24 +32,13 @@ pub const MODEL_STATUSES: [&str; 3] = ["Active", "Creating", "Failed"];
 /// The longest `message` label of `bedrock_customization_job_failure_info`.
 pub const FAILURE_MESSAGE_MAX: usize = 256;
 
-/// Appends `resource`'s series to `out`, each family's together, and returns where they are.
-pub fn render(resource: &Resource, out: &mut Vec<u8>) -> Lines {
-    let mut lines = [(0, 0); COUNT];
-    for (index, lines) in lines.iter_mut().enumerate() {
-        let start = out.len();
-        family(resource, index, out);
-        *lines = (offset(start), offset(out.len() - start));
-    }
-    lines
-}
-
 /// A buffer offset as stored in [`Lines`]; an exposition is far below 4 GiB.
 pub fn offset(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Writes one family's series of `resource`.
-fn family(resource: &Resource, index: usize, out: &mut Vec<u8>) {
+/// Appends `resource`'s series of one family (by index) to `out`.
+pub fn render_family(resource: &Resource, index: usize, out: &mut Vec<u8>) {
     let account = resource.account.as_str();
     let region = resource.region.as_str();
     match (index, &resource.record) {

@@ -49,11 +49,7 @@ impl Snapshot {
             .get_or_init(|| async {
                 let text = self.text.clone();
                 // Kept as a sealed text too, so that it is sent without a copy.
-                let zip = move || {
-                    gzip(&text).map(|zipped| {
-                        super::text::write(zipped.len(), |buffer| buffer.copy_from_slice(&zipped))
-                    })
-                };
+                let zip = move || gzip(&text).map(|zipped| super::text::copy(&zipped));
                 match tokio::task::spawn_blocking(zip).await {
                     Ok(Ok(zipped)) => Some(zipped),
                     Ok(Err(error)) => {
