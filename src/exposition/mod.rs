@@ -99,6 +99,8 @@ pub struct Assembler {
     orders: Orders,
     /// Families left out (`exclude_metrics`), by index.
     excluded: [bool; COUNT],
+    /// The discovery series of the last text.
+    discovery_lines: Vec<Vec<u8>>,
 }
 
 /// One assembled exposition and the index page's rows, in the order of the resources given.
@@ -177,9 +179,25 @@ impl Assembler {
             self.ids = ids;
         }
 
+        // Nothing changed: the last text is still right, and stays the one text in memory.
+        let discovery_lines = Self::discovery_lines(discoveries);
+        if !layout_changed
+            && !fresh.contains(&true)
+            && discovery_lines == self.discovery_lines
+            && !self.text.is_empty()
+        {
+            let views = resources
+                .iter()
+                .filter_map(|r| self.rendered.get(&r.id).map(|kept| kept.view.clone()))
+                .collect();
+            return Assembled {
+                text: self.text.clone(),
+                views,
+            };
+        }
+
         // Written once, front to back, into a sealed memory file the server sends without
         // copying; the heap if the file cannot be written.
-        let discovery_lines = self.discovery_lines(discoveries);
         let mut placed: Vec<Lines> = vec![[(0, 0); COUNT]; resources.len()];
         let mut writer = Writer::new();
         let written = self
@@ -204,6 +222,7 @@ impl Assembler {
         }
         self.rendered = kept;
         self.text = text.clone();
+        self.discovery_lines = discovery_lines;
         Assembled { text, views }
     }
 
@@ -260,7 +279,7 @@ impl Assembler {
     }
 
     /// The series of the discovery families, by family (few: two a discovery).
-    fn discovery_lines(&self, discoveries: &[DiscoverySeries]) -> Vec<Vec<u8>> {
+    fn discovery_lines(discoveries: &[DiscoverySeries]) -> Vec<Vec<u8>> {
         let mut lines = vec![Vec::new(); COUNT];
         let mut sorted: Vec<&DiscoverySeries> = discoveries.iter().collect();
         sorted.sort_by(|a, b| {
@@ -433,6 +452,20 @@ mod tests {
             "the test grew a fleet: {}",
             resources.len()
         );
+    }
+
+    #[test]
+    fn an_assembly_without_changes_keeps_the_same_text() {
+        let mut rng = Lcg(3);
+        let mut r = Resource::configured(Kind::Job, "job-a", "us-east-1", "", Instant::now());
+        r.read(job(&mut rng, "job-a", "111111111111", "us-east-1"), 1.0);
+        let mut assembler = Assembler::default();
+        let first = assembler.assemble(&[&r], &[]).text;
+        let again = assembler.assemble(&[&r], &[]).text;
+        assert_eq!(first.as_ptr(), again.as_ptr(), "not written a second time");
+        r.read(job(&mut rng, "job-a", "111111111111", "us-east-1"), 2.0);
+        let changed = assembler.assemble(&[&r], &[]).text;
+        assert_ne!(first.as_ptr(), changed.as_ptr());
     }
 
     #[test]
