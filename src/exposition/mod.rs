@@ -6,9 +6,11 @@
 //! - [`Assembler`]: every resource's lines assembled family by family into one buffer; a
 //!   resource that did not change is copied from the last buffer, not rendered again.
 //! - [`snapshot`]: an assembled exposition as shared bytes, with its gzip made once.
+//! - [`gzip`]: that gzip as the open start of one member, which each scrape closes.
 //! - [`telemetry`]: the exporter's own metrics (the `prometheus` crate), encoded per scrape.
 
 pub mod families;
+pub mod gzip;
 pub mod render;
 pub mod snapshot;
 pub mod telemetry;
@@ -201,7 +203,13 @@ impl Assembler {
         let mut placed: Vec<Lines> = vec![[(0, 0); COUNT]; resources.len()];
         let mut writer = Writer::new();
         let written = self
-            .write(resources, &fresh, &discovery_lines, &mut placed, &mut writer)
+            .write(
+                resources,
+                &fresh,
+                &discovery_lines,
+                &mut placed,
+                &mut writer,
+            )
             .and_then(|()| writer.finish());
         let text = written.unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot write the exposition to a memory file; using the heap");

@@ -13,7 +13,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::watch;
 
 use super::{response, Body, HttpResponse};
-use crate::exposition::snapshot::gzip_stored;
 use crate::exposition::{Snapshot, Telemetry};
 use crate::fleet::Origin;
 
@@ -81,8 +80,8 @@ fn plain(status: StatusCode, body: &'static str) -> HttpResponse {
 }
 
 /// The snapshot's text as it is (shared, not copied), then the exporter's own metrics. Gzipped:
-/// the snapshot's gzip member, made once for every scrape of it, then the own metrics as a
-/// second member of stored blocks (a multi-member gzip stream is one valid stream).
+/// one member, whose start (the snapshot's text, compressed once for every scrape of it) is
+/// shared, and whose end (the own metrics as stored blocks, and the trailer) is this scrape's.
 async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     let snapshot = state.snapshot.borrow().clone();
     // The two parts never share a family name, so appending keeps the exposition valid.
@@ -97,7 +96,7 @@ async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
         snapshot
             .gzipped()
             .await
-            .map(|text| [text, Bytes::from(gzip_stored(&own))])
+            .map(|opened| [opened.bytes.clone(), Bytes::from(opened.close(&own))])
     } else {
         None
     };
