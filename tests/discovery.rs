@@ -337,3 +337,53 @@ async fn steady_state_reads_only_running_jobs() {
     let snapshot = snapshots.borrow().clone();
     assert_eq!(snapshot.resources.len(), 10_020);
 }
+
+/// `concurrency` bounds listings too: a target's listings run one after the other.
+#[tokio::test(start_paused = true)]
+async fn a_targets_listings_take_one_call_at_a_time() {
+    let sim = Simulator::new();
+    sim.put_job(job("job-a").completed());
+    sim.put_model(model("model-a"));
+    sim.inject_operation(
+        Operation::ListModelCustomizationJobs,
+        Fault::Delay(Duration::from_secs(30)),
+    );
+    let schedule = Schedule {
+        interval: Duration::from_secs(60),
+        terminal_interval: Duration::from_secs(600),
+        concurrency: 1,
+        request_timeout: Duration::from_secs(300),
+    };
+    let start = Instant::now();
+    let poller = Poller::new(
+        vec![PolledTarget::new(sim.clone(), REGION, &discover_all())],
+        schedule,
+        &[],
+        Telemetry::new().unwrap(),
+    );
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap();
+    // The first cycle's calls (the next cycle is due as the first ends).
+    let started: Vec<(Operation, u64)> = sim
+        .calls()
+        .iter()
+        .take(6)
+        .map(|c| (c.operation, (c.at - start).as_secs()))
+        .collect();
+    // Three job listings (window, running, stopping) of 30 s each, then the models', then reads.
+    assert_eq!(
+        started,
+        [
+            (Operation::ListModelCustomizationJobs, 0),
+            (Operation::ListModelCustomizationJobs, 30),
+            (Operation::ListModelCustomizationJobs, 60),
+            (Operation::ListCustomModels, 90),
+            (Operation::GetModelCustomizationJob, 90),
+            (Operation::GetCustomModel, 90),
+        ]
+    );
+}

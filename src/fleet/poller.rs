@@ -96,8 +96,7 @@ impl<S: BedrockSource> PolledTarget<S> {
 enum Done {
     Listed {
         target: usize,
-        kind: Kind,
-        result: Result<Vec<Record>, FetchError>,
+        results: Vec<(Kind, Result<Vec<Record>, FetchError>)>,
     },
     Read {
         target: usize,
@@ -203,35 +202,41 @@ impl<S: BedrockSource> Poller<S> {
     async fn cycle(&mut self, start: Instant, everything: bool) {
         let now = unix_seconds((self.clock)());
         let mut work: FuturesUnordered<BoxFuture<'static, Done>> = FuturesUnordered::new();
-        let mut listings = vec![0usize; self.targets.len()];
+        // A target's listings run one after the other (one call in flight, within any
+        // `concurrency`), and its reads once they are in: they decide what is due.
+        let mut listing = vec![false; self.targets.len()];
         for (t, target) in self.targets.iter_mut().enumerate() {
-            for discovery in &mut target.discoveries {
-                if everything || discovery.next_due <= start {
-                    discovery.next_due = due_after(start, self.schedule.interval);
-                    listings[t] += 1;
-                    work.push(
-                        list(
-                            target.source.clone(),
-                            queries(discovery.kind, &discovery.rule, now),
-                            target.region.clone(),
-                            self.telemetry.clone(),
-                            self.schedule.request_timeout,
-                        )
-                        .map(move |(kind, result)| Done::Listed {
-                            target: t,
-                            kind,
-                            result,
-                        })
-                        .boxed(),
-                    );
-                }
+            let due: Vec<(Kind, Vec<ListQuery>)> = target
+                .discoveries
+                .iter_mut()
+                .filter(|d| everything || d.next_due <= start)
+                .map(|d| {
+                    d.next_due = due_after(start, self.schedule.interval);
+                    (d.kind, queries(d.kind, &d.rule, now))
+                })
+                .collect();
+            if due.is_empty() {
+                continue;
             }
+            listing[t] = true;
+            let (source, region) = (target.source.clone(), target.region.clone());
+            let (telemetry, timeout) = (self.telemetry.clone(), self.schedule.request_timeout);
+            work.push(
+                async move {
+                    let mut results = Vec::with_capacity(due.len());
+                    for (kind, queries) in due {
+                        let result = list(&source, queries, &region, &telemetry, timeout).await;
+                        results.push((kind, result));
+                    }
+                    Done::Listed { target: t, results }
+                }
+                .boxed(),
+            );
         }
-        // A target's reads start once its listings are in: they decide what is due.
         let mut queues: Vec<VecDeque<Key>> = vec![VecDeque::new(); self.targets.len()];
         let mut active = vec![0usize; self.targets.len()];
         for t in 0..self.targets.len() {
-            if listings[t] == 0 {
+            if !listing[t] {
                 queues[t] = self.targets[t].watched.due(start, everything).into();
                 self.start_reads(t, &mut queues[t], &mut active[t], &work);
             }
@@ -242,13 +247,12 @@ impl<S: BedrockSource> Poller<S> {
             tokio::select! {
                 done = work.next() => match done {
                     None => break,
-                    Some(Done::Listed { target: t, kind, result }) => {
-                        self.apply_listing(t, kind, result, start);
-                        listings[t] -= 1;
-                        if listings[t] == 0 {
-                            queues[t] = self.targets[t].watched.due(start, everything).into();
-                            self.start_reads(t, &mut queues[t], &mut active[t], &work);
+                    Some(Done::Listed { target: t, results }) => {
+                        for (kind, result) in results {
+                            self.apply_listing(t, kind, result, start);
                         }
+                        queues[t] = self.targets[t].watched.due(start, everything).into();
+                        self.start_reads(t, &mut queues[t], &mut active[t], &work);
                     }
                     Some(Done::Read { target: t, key, result, at }) => {
                         self.apply_read(t, &key, result, at, start);
@@ -462,21 +466,19 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Lists every page of each query in turn; each page is one call, counted and timed.
+/// Lists every page of each query (all of one kind) in turn; each page is one call, counted and
+/// timed. The first failure ends the listing.
 async fn list<S: BedrockSource>(
-    source: S,
+    source: &S,
     queries: Vec<ListQuery>,
-    region: String,
-    telemetry: Telemetry,
+    region: &str,
+    telemetry: &Telemetry,
     request_timeout: Duration,
-) -> (Kind, Result<Vec<Record>, FetchError>) {
+) -> Result<Vec<Record>, FetchError> {
     let bound = request_timeout + READ_GRACE;
-    let Some(kind) = queries.first().map(|q| q.kind) else {
-        return (Kind::Job, Ok(Vec::new()));
-    };
-    let operation = kind.list_operation();
     let mut records = Vec::new();
     for query in queries {
+        let operation = query.kind.list_operation();
         let mut pages = std::pin::pin!(source.list(query));
         loop {
             let started = Instant::now();
@@ -488,17 +490,14 @@ async fn list<S: BedrockSource>(
             let took = started.elapsed().as_secs_f64();
             telemetry.observe_call(
                 operation,
-                &region,
+                region,
                 took,
                 page.as_ref().err().map(FetchError::kind),
             );
-            match page {
-                Ok(page) => records.extend(page),
-                Err(error) => return (kind, Err(error)),
-            }
+            records.extend(page?);
         }
     }
-    (kind, Ok(records))
+    Ok(records)
 }
 
 /// Reads one resource, counted and timed; returns the result and when it ended (Unix time).
