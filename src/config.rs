@@ -541,6 +541,19 @@ impl Checker {
         );
         if let Some(v) = map.get("discover") {
             target.discover = self.discover(&join(path, "discover"), v);
+            let base_model = target
+                .discover
+                .models
+                .as_ref()
+                .and_then(|m| m.base_model.as_deref());
+            if let (Some(arn), Some(region)) = (base_model, target.region.as_deref()) {
+                if let Some(arn_region) = arn_region(arn).filter(|r| *r != region) {
+                    self.problem(
+                        join(path, "discover.models.base_model"),
+                        format!("ARN is in region {arn_region} but the target's region is {region}: it would match no model"),
+                    );
+                }
+            }
         }
         // Counted as written, so a list of only bad entries is not reported twice.
         let listed: usize = ["jobs", "models"]

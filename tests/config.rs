@@ -52,6 +52,7 @@ fn invalid_files_report_exact_messages() {
             "targets[0].discover.models.name_contains: \"a123456789012345678901234567890123456789012345678901234567890123\" must have 1 to 63 characters",
         ]),
         ("invalid-discover-base-model.yaml", &["targets[0].discover.models.base_model: \"amazon.titan-text-express-v1\" is not a foundation model ARN (arn:aws:bedrock:REGION::foundation-model/PROVIDER.MODEL)"]),
+        ("invalid-discover-base-model-region.yaml", &["targets[0].discover.models.base_model: ARN is in region us-east-1 but the target's region is eu-west-1: it would match no model"]),
         ("invalid-discover-created-within.yaml", &[
             "targets[0].discover.jobs.created_within: expected a duration such as 90s, 5m or 1h30m, got \"forever\"",
             "targets[0].discover.models.created_within: 20000d is out of range: from 1s to 3650d",
