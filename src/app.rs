@@ -1,16 +1,24 @@
-//! Wiring for the binary: one SDK client per target, the poller and the server, run until
-//! shutdown. `main.rs` only parses flags and maps outcomes to exit codes.
+//! Wiring for the binary: one SDK client per target, the poller, the server, and the reload
+//! loop that applies a new config to the running exporter, keeping what stays. `main.rs` only
+//! parses flags and maps outcomes to exit codes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use tokio::net::TcpListener;
+use tokio::signal::unix::Signal;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::bedrock::aws::{AwsSource, ClientSettings};
+use crate::bedrock::aws::{region_of, AwsSource, ClientSettings};
 use crate::config::Config;
 use crate::exposition::Telemetry;
-use crate::fleet::poller::{PolledTarget, Poller};
-use crate::fleet::Schedule;
-use crate::http::{serve, ServerState};
+use crate::fleet::poller::{NewTarget, PolledTarget, Poller, Reconfig};
+use crate::fleet::{Schedule, TargetKey};
+use crate::http::{serve, ReloadRequest, ServerState};
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,40 +51,241 @@ impl StartError {
     }
 }
 
-/// Builds the poller for `config`, each target's client on top of `base` (the AWS default chain,
-/// or the demo's static credentials).
-pub async fn build_poller(
+/// The targets of `config`, each with its client: the one in `existing` for a target that
+/// stays (same region, role and endpoint), with `settings`' bound on calls, else a new one on
+/// top of `base` (the AWS default chain, or the demo's static credentials).
+pub async fn targets(
     config: &Config,
     base: &SdkConfig,
     settings: &ClientSettings,
-    telemetry: Telemetry,
-) -> Result<Poller<AwsSource>, StartError> {
+    existing: &HashMap<TargetKey, AwsSource>,
+) -> Result<Vec<NewTarget<AwsSource>>, StartError> {
     let mut targets = Vec::with_capacity(config.targets.len());
     let mut regions = Vec::with_capacity(config.targets.len());
     for (index, target) in config.targets.iter().enumerate() {
-        let (source, region) = AwsSource::new(base, target, settings)
-            .await
-            .map_err(|source| StartError::Client { index, source })?;
-        targets.push(PolledTarget::new(source, &region, target));
-        regions.push(Some(region));
+        let client_error = |source| StartError::Client { index, source };
+        let region = region_of(base, target).map_err(client_error)?;
+        let source = match existing.get(&TargetKey::of(&region, target)) {
+            Some(source) => source.with_request_timeout(settings.request_timeout),
+            None => {
+                AwsSource::new(base, target, settings)
+                    .await
+                    .map_err(client_error)?
+                    .0
+            }
+        };
+        regions.push(Some(region.clone()));
+        targets.push(NewTarget {
+            source,
+            region,
+            config: target.clone(),
+        });
     }
     // The file's check compared regions as written; a target without one takes the default.
     let problems = config.shared_names(&regions);
     if !problems.is_empty() {
         return Err(StartError::SharedNames { problems });
     }
-    let schedule = Schedule {
+    Ok(targets)
+}
+
+/// How often `config` reads, from a config.
+pub fn schedule(config: &Config) -> Schedule {
+    Schedule {
         interval: config.interval,
         terminal_interval: config.terminal_interval,
         concurrency: config.concurrency,
         request_timeout: config.request_timeout,
-    };
-    Ok(Poller::new(
+    }
+}
+
+/// Builds the poller for `config`; returns it with its targets' clients, for reloads.
+pub async fn build_poller(
+    config: &Config,
+    base: &SdkConfig,
+    settings: &ClientSettings,
+    telemetry: Telemetry,
+) -> Result<(Poller<AwsSource>, HashMap<TargetKey, AwsSource>), StartError> {
+    let targets = targets(config, base, settings, &HashMap::new()).await?;
+    let sources = clients(&targets);
+    let targets = targets
+        .into_iter()
+        .map(|t| PolledTarget::new(t.source, &t.region, &t.config))
+        .collect();
+    let poller = Poller::new(
         targets,
-        schedule,
+        schedule(config),
         &config.exclude_metrics,
         telemetry,
-    ))
+    );
+    Ok((poller, sources))
+}
+
+fn clients(targets: &[NewTarget<AwsSource>]) -> HashMap<TargetKey, AwsSource> {
+    targets
+        .iter()
+        .map(|t| (TargetKey::of(&t.region, &t.config), t.source.clone()))
+        .collect()
+}
+
+/// Reloads the config file on request (SIGHUP, `POST /-/reload`) or, with an auto-reload
+/// interval, when its content changes, and hands a valid one to the poller.
+#[derive(Debug)]
+pub struct Reloader {
+    path: PathBuf,
+    base: SdkConfig,
+    settings: ClientSettings,
+    /// The clients of the targets in force, kept across reloads with their credential caches.
+    sources: HashMap<TargetKey, AwsSource>,
+    /// A hash of the file's content at the last attempt, to tell when it changed.
+    checksum: u64,
+    telemetry: Telemetry,
+    updates: mpsc::UnboundedSender<Reconfig<AwsSource>>,
+}
+
+impl Reloader {
+    /// A reloader of the file at `path`, whose config is in force with its targets' `sources`;
+    /// reloaded configs go to `updates`.
+    pub fn new(
+        path: PathBuf,
+        base: SdkConfig,
+        settings: ClientSettings,
+        sources: HashMap<TargetKey, AwsSource>,
+        telemetry: Telemetry,
+        updates: mpsc::UnboundedSender<Reconfig<AwsSource>>,
+    ) -> Reloader {
+        Reloader {
+            checksum: std::fs::read(&path).map_or(0, |text| checksum(&text)),
+            path,
+            base,
+            settings,
+            sources,
+            telemetry,
+            updates,
+        }
+    }
+
+    /// Reads, checks and applies the file. Invalid, it changes nothing and reports every
+    /// problem; valid, the poller takes it at the end of its cycle in progress.
+    pub async fn reload(&mut self) -> Result<String, String> {
+        let outcome = self.try_reload().await;
+        let now = crate::fleet::poller::unix_seconds(std::time::SystemTime::now());
+        self.telemetry.observe_reload(outcome.is_ok(), now);
+        match &outcome {
+            Ok(summary) => tracing::info!(path = %self.path.display(), %summary, "config reloaded"),
+            Err(problems) => {
+                for problem in problems.lines() {
+                    tracing::error!(path = %self.path.display(), problem, "config reload failed; the config in force stays");
+                }
+            }
+        }
+        outcome.map(|summary| format!("config reloaded: {summary}"))
+    }
+
+    async fn try_reload(&mut self) -> Result<String, String> {
+        let text = std::fs::read(&self.path)
+            .map_err(|error| format!("cannot read config file {}: {error}", self.path.display()))?;
+        self.checksum = checksum(&text);
+        let config = Config::parse(&String::from_utf8_lossy(&text)).map_err(|problems| {
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let settings = ClientSettings {
+            request_timeout: config.request_timeout,
+            ..self.settings.clone()
+        };
+        let targets = targets(&config, &self.base, &settings, &self.sources)
+            .await
+            .map_err(|error| format!("{error:#}"))?;
+        self.sources = clients(&targets);
+        let summary = format!(
+            "{} target(s), {} identifier(s), {} discovery(ies)",
+            config.targets.len(),
+            config.identifier_count(),
+            config.discovery_count()
+        );
+        let reconfig = Reconfig {
+            targets,
+            schedule: schedule(&config),
+            exclude_metrics: config.exclude_metrics.clone(),
+        };
+        self.updates
+            .send(reconfig)
+            .map_err(|_| "the poller has stopped".to_owned())?;
+        Ok(summary)
+    }
+
+    /// Whether the file's content differs from the last one read (an unreadable file counts as
+    /// a change, so that it is reported).
+    fn changed(&self) -> bool {
+        std::fs::read(&self.path).map_or(true, |text| checksum(&text) != self.checksum)
+    }
+
+    /// Reloads on every request, SIGHUP, and (with `auto`) change of the file, until `shutdown`.
+    pub async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<ReloadRequest>,
+        mut hangups: Signal,
+        auto: Option<Duration>,
+        shutdown: CancellationToken,
+    ) {
+        let mut ticks = auto.map(|every| tokio::time::interval_at(Instant::now() + every, every));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(reply) = requests.recv() => {
+                    let _ = reply.send(self.reload().await);
+                }
+                Some(()) = hangups.recv() => {
+                    tracing::info!("SIGHUP received; reloading the config");
+                    let _ = self.reload().await;
+                }
+                _ = tick(&mut ticks) => {
+                    if self.changed() {
+                        tracing::info!(path = %self.path.display(), "config file changed; reloading");
+                        let _ = self.reload().await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Under `--demo` there is no file: reload requests are answered, and logged, as ignored.
+pub async fn ignore_reloads(
+    mut requests: mpsc::Receiver<ReloadRequest>,
+    mut hangups: Signal,
+    shutdown: CancellationToken,
+) {
+    const IGNORED: &str = "reload ignored: --demo has no config file";
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(reply) = requests.recv() => {
+                tracing::info!("{IGNORED}");
+                let _ = reply.send(Ok(IGNORED.to_owned()));
+            }
+            Some(()) = hangups.recv() => tracing::info!("SIGHUP received; {IGNORED}"),
+        }
+    }
+}
+
+async fn tick(ticks: &mut Option<tokio::time::Interval>) {
+    match ticks {
+        Some(ticks) => {
+            ticks.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn checksum(text: &[u8]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(text, &mut hasher);
+    std::hash::Hasher::finish(&hasher)
 }
 
 /// Checks a listen address in Prometheus's form, `HOST:PORT` or `:PORT`, for `--web.listen-address`.
@@ -111,12 +320,26 @@ pub async fn bind(address: &str) -> Result<TcpListener, StartError> {
     }
 }
 
-/// Runs the poller and the server until `shutdown` is cancelled, then waits for both.
+/// What answers reload requests: a reloader of the config file, or, under `--demo`, nothing.
+#[derive(Debug)]
+pub enum Reloads {
+    File {
+        reloader: Box<Reloader>,
+        /// `--config.auto-reload-interval`, when above zero.
+        auto: Option<Duration>,
+    },
+    Ignored,
+}
+
+/// Runs the poller, the server and the reloader until `shutdown` is cancelled, then waits for
+/// them all.
 pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
     listener: TcpListener,
     poller: Poller<S>,
     telemetry: Telemetry,
     telemetry_path: String,
+    reloads: Reloads,
+    hangups: Signal,
     shutdown: CancellationToken,
 ) {
     let address = listener
@@ -124,14 +347,27 @@ pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(%address, path = %telemetry_path, "serving metrics");
+    let (requests, received) = mpsc::channel(8);
     let state = ServerState {
         snapshot: poller.subscribe(),
         telemetry,
         telemetry_path,
+        reload: requests,
+    };
+    let reloading = async {
+        match reloads {
+            Reloads::File { reloader, auto } => {
+                reloader
+                    .run(received, hangups, auto, shutdown.clone())
+                    .await
+            }
+            Reloads::Ignored => ignore_reloads(received, hangups, shutdown.clone()).await,
+        }
     };
     tokio::join!(
         poller.run(shutdown.clone()),
-        serve(listener, state, shutdown.clone())
+        serve(listener, state, shutdown.clone()),
+        reloading,
     );
 }
 

@@ -5,21 +5,22 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use bedrock_exporter::app::{self, StartError};
+use bedrock_exporter::app::{self, Reloader, Reloads, StartError};
 use bedrock_exporter::bedrock::aws::{default_config, AwsSource, ClientSettings};
 use bedrock_exporter::bedrock::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::config::Config;
 use bedrock_exporter::config::ConfigError;
 use bedrock_exporter::demo;
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::Poller;
+use bedrock_exporter::fleet::poller::{unix_seconds, Poller};
 use bedrock_exporter::http as server;
 use bedrock_exporter::logging::{self, LogFormat, LogLevel};
 use clap::Parser;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -61,6 +62,19 @@ struct Flags {
     /// Poll a built-in simulated Bedrock instead of AWS; needs no account.
     #[arg(long, conflicts_with = "config_check")]
     demo: bool,
+    /// Check the config file this often and reload it when its content changed; 0s: only on
+    /// SIGHUP or POST /-/reload.
+    #[arg(long = "config.auto-reload-interval", value_name = "DURATION", default_value = "0s", value_parser = auto_reload_interval)]
+    auto_reload_interval: Duration,
+}
+
+fn auto_reload_interval(text: &str) -> Result<Duration, String> {
+    let every = humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: expected a duration such as 30s or 1m"))?;
+    if !every.is_zero() && every < Duration::from_secs(1) {
+        return Err("must be 0s (off) or at least 1s".to_owned());
+    }
+    Ok(every)
 }
 
 fn telemetry_path(path: &str) -> Result<String, String> {
@@ -133,11 +147,15 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
 
     let shutdown = CancellationToken::new();
     // Listening from the start, so a signal during start-up (a slow region or credentials
-    // lookup) still ends the run cleanly. `--once` keeps the default: a signal ends it at once.
-    let signals = if flags.once {
-        None
+    // lookup) still ends the run cleanly, and an early SIGHUP does not end it (its default).
+    // `--once` keeps the defaults: a signal ends it at once.
+    let (signals, hangups) = if flags.once {
+        (None, None)
     } else {
-        Some(cancel_on_signal(shutdown.clone())?)
+        let hangups = signal(SignalKind::hangup())
+            .context("cannot listen for SIGHUP")
+            .map_err(Failure::Runtime)?;
+        (Some(cancel_on_signal(shutdown.clone())?), Some(hangups))
     };
     let simulator = if flags.demo {
         let running = Simulator::demo()
@@ -160,7 +178,7 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Err(failure)) => Err(failure),
-        Some(Ok((poller, telemetry))) => serve_or_once(flags, poller, telemetry, shutdown).await,
+        Some(Ok(started)) => serve_or_once(flags, started, hangups, shutdown).await,
     };
     if let Some(signals) = signals {
         signals.abort();
@@ -172,11 +190,15 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     code
 }
 
-/// Loads the config (or the demo's) and builds the poller on the AWS SDK.
-async fn start(
-    flags: &Flags,
-    simulator: Option<&RunningSimulator>,
-) -> Result<(Poller<AwsSource>, Telemetry), Failure> {
+/// What start-up built.
+struct Started {
+    poller: Poller<AwsSource>,
+    telemetry: Telemetry,
+    reloads: Reloads,
+}
+
+/// Loads the config (or the demo's) and builds the poller on the AWS SDK, and what reloads it.
+async fn start(flags: &Flags, simulator: Option<&RunningSimulator>) -> Result<Started, Failure> {
     let (config, base) = match simulator {
         Some(simulator) => (demo::config(&simulator.endpoint_url()), demo::sdk_config()),
         None => {
@@ -202,20 +224,45 @@ async fn start(
         .context("cannot register metrics")
         .map_err(Failure::Runtime)?;
     let settings = ClientSettings::standard(config.request_timeout);
-    let poller = app::build_poller(&config, &base, &settings, telemetry.clone())
+    let (poller, sources) = app::build_poller(&config, &base, &settings, telemetry.clone())
         .await
         .map_err(start_failure)?;
-    Ok((poller, telemetry))
+    telemetry.observe_reload(true, unix_seconds(SystemTime::now()));
+    let (updates, received) = mpsc::unbounded_channel();
+    let reloads = match simulator {
+        Some(_) => Reloads::Ignored,
+        None => Reloads::File {
+            reloader: Box::new(Reloader::new(
+                flags.config_file.clone(),
+                base,
+                settings,
+                sources,
+                telemetry.clone(),
+                updates,
+            )),
+            auto: (!flags.auto_reload_interval.is_zero()).then_some(flags.auto_reload_interval),
+        },
+    };
+    Ok(Started {
+        poller: poller.with_updates(received),
+        telemetry,
+        reloads,
+    })
 }
 
 /// `--once`: one cycle printed to stdout. Otherwise: serve until a signal.
 async fn serve_or_once(
     flags: Flags,
-    mut poller: Poller<AwsSource>,
-    telemetry: Telemetry,
+    started: Started,
+    hangups: Option<Signal>,
     shutdown: CancellationToken,
 ) -> Result<ExitCode, Failure> {
-    if flags.once {
+    let Started {
+        mut poller,
+        telemetry,
+        reloads,
+    } = started;
+    let Some(hangups) = hangups.filter(|_| !flags.once) else {
         let all_up = poller.poll_all().await;
         let snapshot = poller.snapshot();
         let mut stdout = std::io::stdout().lock();
@@ -230,11 +277,20 @@ async fn serve_or_once(
         } else {
             ExitCode::from(1)
         });
-    }
+    };
     let listener = app::bind(&flags.listen_address)
         .await
         .map_err(start_failure)?;
-    app::run(listener, poller, telemetry, flags.telemetry_path, shutdown).await;
+    app::run(
+        listener,
+        poller,
+        telemetry,
+        flags.telemetry_path,
+        reloads,
+        hangups,
+        shutdown,
+    )
+    .await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }

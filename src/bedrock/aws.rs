@@ -114,12 +114,7 @@ impl AwsSource {
         target: &Target,
         settings: &ClientSettings,
     ) -> Result<(AwsSource, String), ClientError> {
-        let region = target
-            .region
-            .clone()
-            .map(Region::new)
-            .or_else(|| base.region().cloned())
-            .ok_or(ClientError::NoRegion)?;
+        let region = Region::new(region_of(base, target)?);
         let mut builder = aws_sdk_bedrock::config::Builder::from(base)
             .region(region.clone())
             .retry_config(settings.retry.clone())
@@ -143,6 +138,35 @@ impl AwsSource {
         let client = aws_sdk_bedrock::Client::from_conf(builder.build());
         Ok((AwsSource { client }, region.to_string()))
     }
+}
+
+impl AwsSource {
+    /// The same client (its connections, credentials and their cache) with another bound on
+    /// each call: for a reloaded config whose `request_timeout` changed.
+    pub fn with_request_timeout(&self, request_timeout: Duration) -> AwsSource {
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(request_timeout)
+                    .build(),
+            )
+            .build();
+        AwsSource {
+            client: aws_sdk_bedrock::Client::from_conf(config),
+        }
+    }
+}
+
+/// The region a target reads: its own, else the default chain's.
+pub fn region_of(base: &SdkConfig, target: &Target) -> Result<String, ClientError> {
+    target
+        .region
+        .clone()
+        .or_else(|| base.region().map(ToString::to_string))
+        .ok_or(ClientError::NoRegion)
 }
 
 impl BedrockSource for AwsSource {

@@ -22,6 +22,8 @@ pub struct Telemetry {
     /// Registers the poll gauges at the first cycle's end: before it they have no value, and
     /// a 0 would read as "last polled in 1970" (`time() - last_poll` alerts at every start).
     poll_gauges: Arc<Once>,
+    reload_successful: Gauge,
+    reload_time: Gauge,
 }
 
 impl Telemetry {
@@ -69,7 +71,17 @@ impl Telemetry {
             "bedrock_exporter_last_poll_timestamp_seconds",
             "End of the last poll cycle, in seconds since the Unix epoch.",
         )?;
+        let reload_successful = Gauge::new(
+            "bedrock_exporter_config_last_reload_successful",
+            "Whether the last load of the config file (at start or a reload) succeeded (1) or failed (0).",
+        )?;
+        let reload_time = Gauge::new(
+            "bedrock_exporter_config_last_reload_success_timestamp_seconds",
+            "Time of the last successful load of the config file, in seconds since the Unix epoch.",
+        )?;
         registry.register(Box::new(build_info))?;
+        registry.register(Box::new(reload_successful.clone()))?;
+        registry.register(Box::new(reload_time.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(duration.clone()))?;
@@ -85,6 +97,8 @@ impl Telemetry {
             poll_duration,
             last_poll,
             poll_gauges: Arc::new(Once::new()),
+            reload_successful,
+            reload_time,
         })
     }
 
@@ -115,6 +129,15 @@ impl Telemetry {
             self.failures
                 .with_label_values(&[op.as_str(), region, kind.as_str()])
                 .inc();
+        }
+    }
+
+    /// Records a load of the config file (at start or a reload) at Unix time `at`.
+    pub fn observe_reload(&self, successful: bool, at: f64) {
+        self.reload_successful
+            .set(if successful { 1.0 } else { 0.0 });
+        if successful {
+            self.reload_time.set(at);
         }
     }
 

@@ -272,6 +272,57 @@ impl WatchedSet {
         WatchedSet { resources }
     }
 
+    /// Takes a reloaded list of configured identifiers: those that stay keep their state, new
+    /// ones are due at `now`, and removed ones drop out.
+    pub fn configure(
+        &mut self,
+        jobs: &[String],
+        models: &[String],
+        region: &str,
+        role_account: &str,
+        now: Instant,
+    ) {
+        let wanted: std::collections::HashSet<Key> = jobs
+            .iter()
+            .map(|id| (Kind::Job, id))
+            .chain(models.iter().map(|id| (Kind::Model, id)))
+            .map(|(kind, id)| Key {
+                kind,
+                id: id.clone(),
+            })
+            .collect();
+        self.resources
+            .retain(|key, r| r.origin != Origin::Configured || wanted.contains(key));
+        for key in wanted {
+            if let std::collections::btree_map::Entry::Vacant(entry) = self.resources.entry(key) {
+                let key = entry.key();
+                let resource = Resource::configured(key.kind, &key.id, region, role_account, now);
+                entry.insert(resource);
+            }
+        }
+    }
+
+    /// Drops every resource a discovery of `kind` found (the discovery is gone).
+    pub fn forget_discovered(&mut self, kind: Kind) {
+        self.resources
+            .retain(|_, r| r.kind != kind || r.origin != Origin::Discovered);
+    }
+
+    /// Brings due times forward to what shorter intervals give from `now`.
+    pub fn shorten(&mut self, now: Instant, schedule: &Schedule) {
+        for resource in self.resources.values_mut() {
+            let settled = resource.up && resource.record.as_ref().is_some_and(Record::is_settled);
+            let wait = if settled {
+                schedule.terminal_interval
+            } else {
+                schedule.interval
+            };
+            if let Some(due) = &mut resource.next_due {
+                *due = (*due).min(due_after(now, wait));
+            }
+        }
+    }
+
     /// The resources due at `start` (all of them with `everything`).
     pub fn due(&self, start: Instant, everything: bool) -> Vec<Key> {
         self.resources
@@ -325,6 +376,25 @@ impl WatchedSet {
     }
 }
 
+/// What identifies a target across config reloads: where it reads, and as whom.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TargetKey {
+    /// The region it reads, resolved.
+    pub region: String,
+    pub role_arn: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl TargetKey {
+    pub fn of(region: &str, target: &crate::config::Target) -> TargetKey {
+        TargetKey {
+            region: region.to_owned(),
+            role_arn: target.role_arn.clone(),
+            endpoint_url: target.endpoint_url.clone(),
+        }
+    }
+}
+
 /// One kind's discovery in a target: its filters, and how its last listing went.
 #[derive(Debug, Clone)]
 pub struct DiscoveryState {
@@ -339,6 +409,20 @@ pub struct DiscoveryState {
     pub last_error: Option<FetchError>,
     /// When to list next.
     pub next_due: Instant,
+}
+
+impl DiscoveryState {
+    /// A discovery not yet listed, due at `now`.
+    pub fn new(kind: Kind, rule: Discovery, role_account: &str, now: Instant) -> DiscoveryState {
+        DiscoveryState {
+            kind,
+            rule,
+            account: role_account.to_owned(),
+            up: None,
+            last_error: None,
+            next_due: now,
+        }
+    }
 }
 
 #[cfg(test)]

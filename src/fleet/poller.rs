@@ -14,12 +14,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::reconcile::{queries, reconcile};
-use super::{due_after, DiscoveryState, Key, Resource, Schedule, WatchedSet};
+use super::{due_after, DiscoveryState, Key, Resource, Schedule, TargetKey, WatchedSet};
 use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Record};
 use crate::config::{self, role_account};
 use crate::exposition::{Assembler, DiscoverySeries, Snapshot, Telemetry};
@@ -39,6 +39,8 @@ pub type Clock = fn() -> SystemTime;
 #[derive(Debug)]
 pub struct PolledTarget<S> {
     source: S,
+    /// What identifies it across reloads.
+    key: TargetKey,
     region: String,
     role_account: String,
     watched: WatchedSet,
@@ -61,22 +63,50 @@ impl<S: BedrockSource> PolledTarget<S> {
         let discoveries = Kind::ALL
             .into_iter()
             .filter_map(|kind| {
-                Some(DiscoveryState {
-                    kind,
-                    rule: config.discover.of(kind)?.clone(),
-                    account: role_account.clone(),
-                    up: None,
-                    last_error: None,
-                    next_due: now,
-                })
+                let rule = config.discover.of(kind)?.clone();
+                Some(DiscoveryState::new(kind, rule, &role_account, now))
             })
             .collect();
         PolledTarget {
             source,
+            key: TargetKey::of(region, config),
             region: region.to_owned(),
             role_account,
             watched,
             discoveries,
+        }
+    }
+
+    /// Takes a reloaded config of the same target: identifiers and discoveries that stay keep
+    /// their state, removed ones drop out (with what only they watched), new ones are due now.
+    fn update(&mut self, source: S, config: &config::Target, now: Instant) {
+        self.source = source;
+        self.watched.configure(
+            &config.jobs,
+            &config.models,
+            &self.region,
+            &self.role_account,
+            now,
+        );
+        for kind in Kind::ALL {
+            let existing = self.discoveries.iter().position(|d| d.kind == kind);
+            match (config.discover.of(kind), existing) {
+                (None, Some(at)) => {
+                    self.discoveries.remove(at);
+                    self.watched.forget_discovered(kind);
+                }
+                (Some(rule), Some(at)) if self.discoveries[at].rule != *rule => {
+                    self.discoveries[at].rule = rule.clone();
+                    self.discoveries[at].next_due = now;
+                }
+                (Some(rule), None) => self.discoveries.push(DiscoveryState::new(
+                    kind,
+                    rule.clone(),
+                    &self.role_account,
+                    now,
+                )),
+                _ => {}
+            }
         }
     }
 
@@ -106,6 +136,23 @@ enum Done {
     },
 }
 
+/// A running poller's new config (a reload): every target with its source, and the settings.
+#[derive(Debug)]
+pub struct Reconfig<S> {
+    pub targets: Vec<NewTarget<S>>,
+    pub schedule: Schedule,
+    pub exclude_metrics: Vec<String>,
+}
+
+/// A target of a reloaded config: its source (the one it had, if it stays), its resolved region
+/// and its config.
+#[derive(Debug)]
+pub struct NewTarget<S> {
+    pub source: S,
+    pub region: String,
+    pub config: config::Target,
+}
+
 /// Lists, reads on schedule, and publishes snapshots.
 #[derive(Debug)]
 pub struct Poller<S> {
@@ -117,6 +164,8 @@ pub struct Poller<S> {
     assembler: Assembler,
     cycles: u64,
     clock: Clock,
+    /// Reloaded configs, applied between cycles.
+    updates: Option<mpsc::UnboundedReceiver<Reconfig<S>>>,
 }
 
 impl<S: BedrockSource> Poller<S> {
@@ -139,7 +188,55 @@ impl<S: BedrockSource> Poller<S> {
             assembler: Assembler::new(exclude_metrics),
             cycles: 0,
             clock: SystemTime::now,
+            updates: None,
         }
+    }
+
+    /// Takes reloaded configs from `updates`, each applied once the cycle in progress ends.
+    pub fn with_updates(mut self, updates: mpsc::UnboundedReceiver<Reconfig<S>>) -> Self {
+        self.updates = Some(updates);
+        self
+    }
+
+    /// Applies a reloaded config: targets that stay (same region, role and endpoint) keep their
+    /// state and schedule, removed ones drop out with their series, new ones are due now; the
+    /// intervals and exclusions apply at once. Publishes the result.
+    pub fn apply(&mut self, reconfig: Reconfig<S>) {
+        let now = Instant::now();
+        let mut old: Vec<PolledTarget<S>> = std::mem::take(&mut self.targets);
+        for new in reconfig.targets {
+            let key = TargetKey::of(&new.region, &new.config);
+            let target = match old.iter().position(|t| t.key == key) {
+                Some(at) => {
+                    let mut target = old.swap_remove(at);
+                    target.update(new.source, &new.config, now);
+                    target
+                }
+                None => PolledTarget::new(new.source, &new.region, &new.config),
+            };
+            self.telemetry
+                .init_region(&target.region, &target.operations());
+            self.targets.push(target);
+        }
+        let sooner = |old: Duration, new: Duration| new < old;
+        if sooner(self.schedule.interval, reconfig.schedule.interval)
+            || sooner(
+                self.schedule.terminal_interval,
+                reconfig.schedule.terminal_interval,
+            )
+        {
+            for target in &mut self.targets {
+                target.watched.shorten(now, &reconfig.schedule);
+                for discovery in &mut target.discoveries {
+                    discovery.next_due = discovery
+                        .next_due
+                        .min(due_after(now, reconfig.schedule.interval));
+                }
+            }
+        }
+        self.schedule = reconfig.schedule;
+        self.assembler.exclude(&reconfig.exclude_metrics);
+        self.publish();
     }
 
     /// Replaces the wall clock used for timestamps and discovery windows (tests fix it).
@@ -170,16 +267,22 @@ impl<S: BedrockSource> Poller<S> {
 
     /// Polls on schedule until `shutdown` is cancelled. An in-flight cycle is abandoned at shutdown.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        loop {
+        let mut updates = self.updates.take();
+        'run: loop {
             let now = Instant::now();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.cycle(now, false) => {}
             }
-            let next = self.next_due();
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep_until(next) => {}
+            // Sleep until something is due; a reload met meanwhile (or during the cycle) is
+            // applied, and may make something due sooner.
+            loop {
+                let next = self.next_due();
+                tokio::select! {
+                    _ = shutdown.cancelled() => break 'run,
+                    _ = tokio::time::sleep_until(next) => break,
+                    Some(update) = next_update(&mut updates) => self.apply(update),
+                }
             }
         }
         tracing::debug!("poller stopped");
@@ -454,6 +557,16 @@ impl<S: BedrockSource> Poller<S> {
             discoveries,
             self.cycles,
         )));
+    }
+}
+
+/// The next reloaded config, or never without a channel (or once it is closed).
+async fn next_update<S>(
+    updates: &mut Option<mpsc::UnboundedReceiver<Reconfig<S>>>,
+) -> Option<Reconfig<S>> {
+    match updates {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use routes::{escape, ServerState, RESERVED_PATHS};
+pub use routes::{escape, ReloadRequest, ServerState, RESERVED_PATHS};
 pub use socket::{Socket, SEND_STALL_TIMEOUT};
 
 /// How long shutdown waits for in-flight requests before closing their connections.

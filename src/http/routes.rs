@@ -10,16 +10,23 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{response, Body, HttpResponse};
 use crate::exposition::{Snapshot, Telemetry};
 use crate::fleet::Origin;
 
 /// Paths the server answers itself, which `--web.telemetry-path` cannot take.
-pub const RESERVED_PATHS: [&str; 3] = ["/", "/healthz", "/readyz"];
+pub const RESERVED_PATHS: [&str; 4] = ["/", "/healthz", "/readyz", RELOAD_PATH];
+
+/// Where a `POST` reloads the config file.
+const RELOAD_PATH: &str = "/-/reload";
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A request to reload the config (from `POST /-/reload`), answered with what happened: `Ok`
+/// with a line saying so, or `Err` with every problem.
+pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
 
 /// What the handlers read.
 #[derive(Debug, Clone)]
@@ -28,6 +35,8 @@ pub struct ServerState {
     pub telemetry: Telemetry,
     /// Path of the metrics endpoint (`--web.telemetry-path`).
     pub telemetry_path: String,
+    /// Where reload requests go.
+    pub reload: mpsc::Sender<ReloadRequest>,
 }
 
 /// Answers one request.
@@ -44,17 +53,28 @@ pub async fn handle(state: &ServerState, req: &Request<Incoming>) -> HttpRespons
 
 async fn route(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     let path = req.uri().path();
-    let get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
     let known = path == state.telemetry_path || RESERVED_PATHS.contains(&path);
     if !known {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     }
-    if !get_or_head {
+    let allowed = if path == RELOAD_PATH {
+        "POST"
+    } else {
+        "GET, HEAD"
+    };
+    let method_allowed = match path {
+        RELOAD_PATH => *req.method() == Method::POST,
+        _ => matches!(*req.method(), Method::GET | Method::HEAD),
+    };
+    if !method_allowed {
         let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         response
             .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            .insert(header::ALLOW, HeaderValue::from_static(allowed));
         return response;
+    }
+    if path == RELOAD_PATH {
+        return reload(state).await;
     }
     if path == state.telemetry_path {
         return metrics(state, req).await;
@@ -75,8 +95,25 @@ async fn route(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     }
 }
 
-fn plain(status: StatusCode, body: &'static str) -> HttpResponse {
+fn plain(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
     response(status, "text/plain; charset=utf-8", body)
+}
+
+/// `POST /-/reload`: 200 when the new config took (it applies from the next cycle), 500 with
+/// every problem when it is invalid (the config in force stays).
+async fn reload(state: &ServerState) -> HttpResponse {
+    let (reply, outcome) = oneshot::channel();
+    if state.reload.send(reply).await.is_err() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "reloading has stopped\n");
+    }
+    match outcome.await {
+        Ok(Ok(message)) => plain(StatusCode::OK, format!("{message}\n")),
+        Ok(Err(problems)) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("config reload failed; the config in force stays:\n{problems}\n"),
+        ),
+        Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "reloading has stopped\n"),
+    }
 }
 
 /// The snapshot's text as it is (shared, not copied), then the exporter's own metrics. Gzipped:

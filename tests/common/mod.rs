@@ -2,6 +2,8 @@
 //! simulator through the real SDK.
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod exporter;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -203,6 +205,8 @@ impl Harness {
             snapshot: poller.subscribe(),
             telemetry,
             telemetry_path: "/metrics".to_owned(),
+            // Nothing reloads here: a request finds the channel closed.
+            reload: tokio::sync::mpsc::channel(1).0,
         };
         let server = tokio::spawn(serve(listener, state, shutdown.clone()));
         Harness {
