@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::exposition::Telemetry;
 use crate::fleet::poller::{NewTarget, PolledTarget, Poller, Reconfig};
 use crate::fleet::{Schedule, TargetKey};
-use crate::http::{serve, ReloadRequest, ServerState};
+use crate::http::{serve, ReloadRequest, ScrapeLimit, Security, ServerState};
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -331,13 +331,24 @@ pub enum Reloads {
     Ignored,
 }
 
+/// How the server answers, from the flags.
+#[derive(Debug)]
+pub struct Web {
+    /// `--web.telemetry-path`.
+    pub telemetry_path: String,
+    /// `--web.config.file`, loaded.
+    pub security: Security,
+    /// `--web.max-requests`; 0: no limit.
+    pub max_requests: usize,
+}
+
 /// Runs the poller, the server and the reloader until `shutdown` is cancelled, then waits for
 /// them all.
 pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
     listener: TcpListener,
     poller: Poller<S>,
     telemetry: Telemetry,
-    telemetry_path: String,
+    web: Web,
     reloads: Reloads,
     hangups: Signal,
     shutdown: CancellationToken,
@@ -346,13 +357,15 @@ pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    tracing::info!(%address, path = %telemetry_path, "serving metrics");
+    let security = std::sync::Arc::new(web.security);
+    tracing::info!(%address, path = %web.telemetry_path, web = security.current().summary(), "serving metrics");
     let (requests, received) = mpsc::channel(8);
     let state = ServerState {
         snapshot: poller.subscribe(),
         telemetry,
-        telemetry_path,
+        telemetry_path: web.telemetry_path,
         reload: requests,
+        scrapes: ScrapeLimit::new(web.max_requests),
     };
     let reloading = async {
         match reloads {
@@ -366,7 +379,7 @@ pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
     };
     tokio::join!(
         poller.run(shutdown.clone()),
-        serve(listener, state, shutdown.clone()),
+        serve(listener, state, security, shutdown.clone()),
         reloading,
     );
 }

@@ -16,7 +16,7 @@ use bedrock_exporter::config::ConfigError;
 use bedrock_exporter::demo;
 use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::poller::{unix_seconds, Poller};
-use bedrock_exporter::http as server;
+use bedrock_exporter::http::{self as server, Security};
 use bedrock_exporter::logging::{self, LogFormat, LogLevel};
 use clap::Parser;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -66,6 +66,13 @@ struct Flags {
     /// SIGHUP or POST /-/reload.
     #[arg(long = "config.auto-reload-interval", value_name = "DURATION", default_value = "0s", value_parser = auto_reload_interval)]
     auto_reload_interval: Duration,
+    /// Web config file (Prometheus exporter-toolkit format): TLS, client certificates, basic
+    /// auth, extra headers. Without it: plain HTTP, no auth.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
+    /// Scrapes served at once; one more gets 503 at once. 0: no limit.
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
+    max_requests: usize,
 }
 
 fn auto_reload_interval(text: &str) -> Result<Duration, String> {
@@ -97,6 +104,7 @@ enum Failure {
 
 fn main() -> ExitCode {
     let flags = Flags::parse();
+    server::tls::install_provider();
     if flags.demo {
         // The demo signs with static credentials; a bearer token in the environment would make
         // the SDK use it instead. Removed before any thread starts.
@@ -134,17 +142,41 @@ fn main() -> ExitCode {
 
 async fn run(flags: Flags) -> Result<ExitCode, Failure> {
     if flags.config_check {
-        let config = load_config(&flags)?;
-        println!(
-            "{}: valid: {} target(s), {} identifier(s), {} discovery(ies)",
-            flags.config_file.display(),
-            config.targets.len(),
-            config.identifier_count(),
-            config.discovery_count(),
-        );
-        return Ok(ExitCode::SUCCESS);
+        // Both files are checked, and every problem of each printed, before failing.
+        let config = load_config(&flags);
+        let security = load_security(&flags);
+        if let Ok(config) = &config {
+            println!(
+                "{}: valid: {} target(s), {} identifier(s), {} discovery(ies)",
+                flags.config_file.display(),
+                config.targets.len(),
+                config.identifier_count(),
+                config.discovery_count(),
+            );
+        }
+        if let (Ok(security), Some(path)) = (&security, &flags.web_config_file) {
+            println!(
+                "{}: valid: {}",
+                path.display(),
+                security.current().summary()
+            );
+        }
+        return match (config, security) {
+            (Ok(_), Ok(_)) => Ok(ExitCode::SUCCESS),
+            (Err(failure), Ok(_)) | (Ok(_), Err(failure)) => Err(failure),
+            (Err(Failure::Config(first)), Err(Failure::Config(second))) => {
+                Err(Failure::Config(anyhow::anyhow!("{first:#}\n{second:#}")))
+            }
+            (Err(failure), Err(_)) => Err(failure),
+        };
     }
 
+    // Checked before anything starts; `--once` serves nothing.
+    let security = if flags.once {
+        Security::plain()
+    } else {
+        load_security(&flags)?
+    };
     let shutdown = CancellationToken::new();
     // Listening from the start, so a signal during start-up (a slow region or credentials
     // lookup) still ends the run cleanly, and an early SIGHUP does not end it (its default).
@@ -178,7 +210,7 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Err(failure)) => Err(failure),
-        Some(Ok(started)) => serve_or_once(flags, started, hangups, shutdown).await,
+        Some(Ok(started)) => serve_or_once(flags, started, security, hangups, shutdown).await,
     };
     if let Some(signals) = signals {
         signals.abort();
@@ -254,6 +286,7 @@ async fn start(flags: &Flags, simulator: Option<&RunningSimulator>) -> Result<St
 async fn serve_or_once(
     flags: Flags,
     started: Started,
+    security: Security,
     hangups: Option<Signal>,
     shutdown: CancellationToken,
 ) -> Result<ExitCode, Failure> {
@@ -281,16 +314,12 @@ async fn serve_or_once(
     let listener = app::bind(&flags.listen_address)
         .await
         .map_err(start_failure)?;
-    app::run(
-        listener,
-        poller,
-        telemetry,
-        flags.telemetry_path,
-        reloads,
-        hangups,
-        shutdown,
-    )
-    .await;
+    let web = app::Web {
+        telemetry_path: flags.telemetry_path,
+        security,
+        max_requests: flags.max_requests,
+    };
+    app::run(listener, poller, telemetry, web, reloads, hangups, shutdown).await;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }
@@ -309,6 +338,15 @@ fn load_config(flags: &Flags) -> Result<Config, Failure> {
             error
         })
     })
+}
+
+/// The web config of `--web.config.file`, with its certificate and key loaded; without the
+/// flag, plain HTTP.
+fn load_security(flags: &Flags) -> Result<Security, Failure> {
+    match &flags.web_config_file {
+        None => Ok(Security::plain()),
+        Some(path) => Security::load(path).map_err(|error| Failure::Config(error.into())),
+    }
 }
 
 fn start_failure(error: StartError) -> Failure {

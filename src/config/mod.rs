@@ -4,6 +4,8 @@
 //! unknown key, a bad duration and a bad identifier in one file are all reported at once, each
 //! with its path (`targets[0].jobs[3]: ...`), as blackbox_exporter does.
 
+pub mod web;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

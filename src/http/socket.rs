@@ -60,6 +60,19 @@ impl SendFile for TcpStream {
     }
 }
 
+/// Through TLS, bytes must be encrypted on their way out: no `sendfile`.
+impl SendFile for tokio_rustls::server::TlsStream<TcpStream> {
+    fn poll_send_file(
+        &mut self,
+        _: &mut Context<'_>,
+        _: std::os::fd::BorrowedFd<'_>,
+        _: u64,
+        _: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        None
+    }
+}
+
 /// The server's side of a connection.
 #[derive(Debug)]
 pub struct Socket<S> {

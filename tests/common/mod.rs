@@ -207,8 +207,10 @@ impl Harness {
             telemetry_path: "/metrics".to_owned(),
             // Nothing reloads here: a request finds the channel closed.
             reload: tokio::sync::mpsc::channel(1).0,
+            scrapes: None,
         };
-        let server = tokio::spawn(serve(listener, state, shutdown.clone()));
+        let security = std::sync::Arc::new(bedrock_exporter::http::Security::plain());
+        let server = tokio::spawn(serve(listener, state, security, shutdown.clone()));
         Harness {
             sim,
             poller,

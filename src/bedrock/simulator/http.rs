@@ -63,11 +63,16 @@ impl Simulator {
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
             let handler_token = token.clone();
-            serve_http(listener, token, move |req| {
-                let sim = sim.clone();
-                let token = handler_token.clone();
-                async move { sim.handle(req, token).await }
-            })
+            serve_http(
+                listener,
+                token,
+                || None,
+                move |req| {
+                    let sim = sim.clone();
+                    let token = handler_token.clone();
+                    async move { sim.handle(req, token).await }
+                },
+            )
             .await;
         });
         Ok(RunningSimulator {

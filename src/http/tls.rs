@@ -1,0 +1,189 @@
+//! TLS for the server: a rustls server config built from the web config's `tls_server_config`,
+//! on the aws-lc-rs provider the AWS SDK already brings, with client certificates checked as
+//! Go's `tls.ClientAuthType` (and so exporter-toolkit) has them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
+
+use crate::config::web::{ClientAuth, TlsSettings, TlsVersion};
+use crate::config::Problem;
+
+/// Makes aws-lc-rs the process's rustls provider. Called once at start: with more than one
+/// provider compiled in (another crate may enable ring), rustls refuses to pick one itself.
+pub fn install_provider() {
+    // An error means one is installed already, which is as good.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The server config of `settings`: its certificate and key, the client certificates it asks
+/// for, the TLS versions it allows, and HTTP/1.1 by ALPN. An error names the key and file.
+pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, Problem> {
+    let provider = provider();
+    let certs = certificates("cert_file", &settings.cert_file)?;
+    let key = PrivateKeyDer::from_pem_file(&settings.key_file).map_err(|e| {
+        file_error(
+            "key_file",
+            &settings.key_file,
+            format!("no PEM private key: {e}"),
+        )
+    })?;
+    let verifier = client_verifier(settings, &provider)?;
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+        (TlsVersion::Tls12, &rustls::version::TLS12),
+        (TlsVersion::Tls13, &rustls::version::TLS13),
+    ]
+    .into_iter()
+    .filter(|(v, _)| (settings.min_version..=settings.max_version).contains(v))
+    .map(|(_, version)| version)
+    .collect();
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|e| problem("", e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            problem(
+                "key_file",
+                format!(
+                    "{} is not the key of the certificate in {}: {e}",
+                    settings.key_file.display(),
+                    settings.cert_file.display()
+                ),
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn problem(key: &str, message: String) -> Problem {
+    Problem {
+        path: if key.is_empty() {
+            "tls_server_config".to_owned()
+        } else {
+            format!("tls_server_config.{key}")
+        },
+        message,
+    }
+}
+
+fn file_error(key: &str, path: &Path, message: impl std::fmt::Display) -> Problem {
+    problem(key, format!("{}: {message}", path.display()))
+}
+
+fn certificates(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Problem> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| file_error(key, path, e))?;
+    if certs.is_empty() {
+        return Err(file_error(key, path, "holds no PEM certificate"));
+    }
+    Ok(certs)
+}
+
+fn client_verifier(
+    settings: &TlsSettings,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, Problem> {
+    let any = |mandatory| -> Arc<dyn ClientCertVerifier> {
+        Arc::new(AnyClientCert {
+            mandatory,
+            algorithms: provider.signature_verification_algorithms,
+        })
+    };
+    Ok(match settings.client_auth {
+        ClientAuth::NoClientCert => WebPkiClientVerifier::no_client_auth(),
+        ClientAuth::RequestClientCert => any(false),
+        ClientAuth::RequireAnyClientCert => any(true),
+        ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert => {
+            // The config check makes sure a verifying type has a CA file.
+            let path = settings.client_ca_file.as_deref().ok_or_else(|| {
+                problem(
+                    "client_ca_file",
+                    "required to verify client certificates".to_owned(),
+                )
+            })?;
+            let mut roots = RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(certificates("client_ca_file", path)?);
+            if added == 0 {
+                return Err(file_error(
+                    "client_ca_file",
+                    path,
+                    "holds no usable CA certificate",
+                ));
+            }
+            let builder =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+            let builder = if settings.client_auth == ClientAuth::VerifyClientCertIfGiven {
+                builder.allow_unauthenticated()
+            } else {
+                builder
+            };
+            builder
+                .build()
+                .map_err(|e| file_error("client_ca_file", path, e))?
+        }
+    })
+}
+
+/// `RequestClientCert` and `RequireAnyClientCert`: any certificate is taken without checking
+/// who issued it, but the client must still prove it holds the certificate's key.
+#[derive(Debug)]
+struct AnyClientCert {
+    mandatory: bool,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for AnyClientCert {
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
