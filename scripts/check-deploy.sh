@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Checks the Dockerfile and deploy/, then proves them on a real Prometheus:
 #   hadolint; the Dockerfile's cargo build on the files .dockerignore sends; kubectl kustomize
-#   and kubernetes-validate --strict; scripts/deploy_check.py (generated files, Operator
-#   resources, wiring, --config.check on the ConfigMaps, dashboard, IAM); promtool check/test of
-#   rules and scrape configs; systemd-analyze verify and security; scripts/prometheus_e2e.py.
+#   and kubernetes-validate --strict of every kustomization and its components; scripts/deploy_check.py
+#   (generated files, Operator resources, wiring, --config.check on the ConfigMaps and the web
+#   config Secret, dashboard, IAM and its trust policies); promtool check/test of rules and scrape
+#   configs; systemd-analyze verify and security; scripts/prometheus_e2e.py.
 # Called by scripts/test.sh, which counts its checks in its summary; run alone, it prints its own.
-# Installs what it lacks (Python tools into target/ci-venv, Debian's prometheus and systemd packages).
+# Installs what it lacks (Python tools into target/ci-venv, Debian's prometheus, systemd and
+# openssl packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/checks.sh
@@ -15,6 +17,8 @@ cd "$(dirname "$0")/.."
 . scripts/debian.sh
 need_debian prometheus promtool prometheus
 need_debian systemd systemd-analyze
+# Certificates for --config.check on the web config and for the TLS exporters of the end to end check.
+need_debian openssl openssl
 
 venv=target/ci-venv
 if ! cmp -s scripts/requirements-ci.txt "$venv/requirements-ci.txt"; then
@@ -54,18 +58,13 @@ echo "$build"
 exporter=target/release/bedrock-exporter
 
 step "kubectl kustomize, kubernetes-validate --strict"
-manifests=(deploy/kubernetes/*.yaml deploy/kubernetes/sidecar/*.yaml)
-resources=()
-for manifest in "${manifests[@]}"; do
-    # Kustomizations are not resources; the sidecar patch is validated merged, in the rendering.
-    case "$manifest" in */kustomization.yaml | */sidecar/patch.yaml) continue ;; esac
-    resources+=("$manifest")
-done
-# Each file as users may apply it, and each kustomization as kustomize renders it.
-mkdir -p target/kustomize
-"$venv/bin/kubectl" kustomize deploy/kubernetes >target/kustomize/base.yaml
-"$venv/bin/kubectl" kustomize deploy/kubernetes/sidecar >target/kustomize/sidecar.yaml
-resources+=(target/kustomize/base.yaml target/kustomize/sidecar.yaml)
+# Each manifest as users may apply it (kustomizations are not resources; patches are validated
+# merged, in the renderings), and each rendering that deploy_check.py names (RENDERINGS): every
+# kustomization alone and with its components, alone and together.
+mapfile -t resources < <(find deploy/kubernetes -name '*.yaml' ! -name kustomization.yaml ! -name '*patch.yaml' | sort)
+rm -rf target/kustomize
+mapfile -t renderings < <("$py" scripts/deploy_check.py --render target/kustomize)
+resources+=("${renderings[@]}")
 # The oldest Kubernetes the manifests support (native sidecars, noted in the patch, need 1.29) and the newest.
 # It has no schema for the Operator's resources and warns of each, one line per file and version;
 # deploy_check.py checks them instead. Those warnings are expected and left out; any other output fails.
@@ -81,7 +80,7 @@ for version in 1.29.0 1.37.0; do
         exit 1
     fi
 done
-echo "kubernetes-validate: ${#resources[@]} files valid for Kubernetes 1.29 and 1.37 (it has no schema for the Operator's PrometheusRule, ServiceMonitor and PodMonitor: deploy_check.py checks those)"
+echo "kubernetes-validate: ${#resources[@]} files (${#renderings[@]} renderings: ${renderings[*]##*/}) valid for Kubernetes 1.29 and 1.37 (it has no schema for the Operator's PrometheusRule, ServiceMonitor and PodMonitor: deploy_check.py checks those)"
 
 step "deploy_check.py"
 "$py" scripts/deploy_check.py --exporter "$exporter"

@@ -3,31 +3,63 @@
 
     python3 scripts/deploy_check.py --exporter target/release/bedrock-exporter
     python3 scripts/deploy_check.py --write      regenerate the two generated files
+    python3 scripts/deploy_check.py --render DIR write each rendering of deploy/kubernetes to DIR
 
 Two files are generated, so that each fact has one source:
-- deploy/kubernetes/prometheusrule.yaml from deploy/prometheus/rules/bedrock-exporter.rules.yml;
+- deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml from
+  deploy/prometheus/rules/bedrock-exporter.rules.yml;
 - deploy/kubernetes/sidecar/example.yaml by `kubectl kustomize deploy/kubernetes/sidecar`.
-Every other check prints what is wrong and where; the script exits 1 if anything is.
+The Kubernetes checks run on what kustomize renders (RENDERINGS): each kustomization alone, and
+with its components, alone and together, as users combine them. Every other check prints what is
+wrong and where; the script exits 1 if anything is.
 """
 
 import argparse
+import base64
+import binascii
 import fnmatch
+import functools
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
+import bcrypt
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RULES = "deploy/prometheus/rules/bedrock-exporter.rules.yml"
 RULES_TEST = "deploy/prometheus/rules/bedrock-exporter.rules.test.yml"
-PROMETHEUS_RULE = "deploy/kubernetes/prometheusrule.yaml"
-SIDECAR = "deploy/kubernetes/sidecar"
+BASE = "deploy/kubernetes"
+OPERATOR = f"{BASE}/components/prometheus-operator"
+WEB_SECURITY = f"{BASE}/components/web-security"
+PROMETHEUS_RULE = f"{OPERATOR}/prometheusrule.yaml"
+SIDECAR = f"{BASE}/sidecar"
+SIDECAR_OPERATOR = f"{SIDECAR}/components/prometheus-operator"
 SIDECAR_EXAMPLE = f"{SIDECAR}/example.yaml"
+# What is rendered and checked: name -> (kustomization, the components added to it, in order).
+# Each kustomization alone, which must apply without the Prometheus Operator's CRDs, and with each
+# of its components, alone and together in the order the README gives.
+RENDERINGS = {
+    "base": (BASE, []),
+    "base+prometheus-operator": (BASE, [OPERATOR]),
+    "base+web-security": (BASE, [WEB_SECURITY]),
+    "base+prometheus-operator+web-security": (BASE, [OPERATOR, WEB_SECURITY]),
+    "sidecar": (SIDECAR, []),
+    "sidecar+prometheus-operator": (SIDECAR, [SIDECAR_OPERATOR]),
+}
+# Components whose objects are the Prometheus Operator's.
+OPERATOR_COMPONENTS = {OPERATOR, SIDECAR_OPERATOR}
+# Secrets that a rendering mounts but does not hold: the certificate, which cert-manager or the
+# user creates (components/web-security/kustomization.yaml); name -> the keys it has.
+EXTERNAL_SECRETS = {"bedrock-exporter-tls": {"tls.crt", "tls.key", "ca.crt"}}
+IAM_POLICY = "deploy/iam/policy.json"
+IAM_TRUST_IRSA = "deploy/iam/trust-policy-irsa.json"
+IAM_TRUST_POD_IDENTITY = "deploy/iam/trust-policy-pod-identity.json"
 DASHBOARD = "deploy/grafana/bedrock-exporter.json"
 DEFAULT_PORT = 10025
 TELEMETRY_PATH = "/metrics"
@@ -35,6 +67,9 @@ TELEMETRY_PATH = "/metrics"
 DASHBOARD_VARIABLES = {"region", "account", "job", "model", "__rate_interval"}
 # Prometheus' duration syntax, as the Operator's CRDs validate it.
 DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
+# client_auth_type values under which a client without a certificate is turned away: the
+# kubelet's probes present none.
+CLIENT_CERT_REQUIRED = {"RequireAnyClientCert", "RequireAndVerifyClientCert"}
 
 problems = []
 
@@ -60,6 +95,69 @@ def cargo_version():
     return re.search(r'^version = "([^"]+)"', read("Cargo.toml"), re.M).group(1)
 
 
+def base_namespace():
+    """The namespace the base puts its objects in (its kustomization's `namespace`)."""
+    (kustomization,) = load_all(f"{BASE}/kustomization.yaml")
+    return kustomization.get("namespace")
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificates, for --config.check here and the TLS exporters of prometheus_e2e.py
+
+
+OPENSSL_CONFIG = """\
+[req]
+distinguished_name = dn
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = {names}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def make_certificates(directory, server_names, clients=()):
+    """A test CA (ca.crt, ca.key), a server certificate signed by it for `server_names`, DNS names
+    or IP addresses (tls.crt, tls.key, as cert-manager names them), and a client certificate for
+    each name in `clients` (NAME.crt, NAME.key): P-256 keys, valid for a day, made with the
+    openssl command. Returns the file names."""
+    names = ", ".join(f"IP:{n}" if re.fullmatch(r"[0-9.]+|.*:.*", n) else f"DNS:{n}" for n in server_names)
+    config = os.path.join(directory, "openssl.cnf")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(OPENSSL_CONFIG.format(names=names))
+
+    def openssl(*args):
+        run = subprocess.run(["openssl", *args], cwd=directory, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"openssl {' '.join(args)}: {run.stderr.strip()}")
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", "-config", config, "-extensions", "ca", *key, "-keyout", "ca.key",
+            "-out", "ca.crt", "-days", "1", "-subj", "/CN=bedrock-exporter test CA")
+    for name, extensions, subject in [("tls", "server", "bedrock-exporter")] + [(c, "client", c) for c in clients]:
+        openssl("req", "-new", "-config", config, *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={subject}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                "-set_serial", str(random.getrandbits(63)), "-days", "1", "-extfile", config,
+                "-extensions", extensions, "-out", f"{name}.crt")
+        os.unlink(os.path.join(directory, f"{name}.csr"))
+    os.unlink(config)
+    return ["ca.crt", "ca.key", "tls.crt", "tls.key"] + [f"{c}.{e}" for c in clients for e in ("crt", "key")]
+
+
 # ---------------------------------------------------------------------------------------------
 # Generated files
 
@@ -78,6 +176,7 @@ def prometheus_rule_text():
         "kind: PrometheusRule\n"
         "metadata:\n"
         "  name: bedrock-exporter\n"
+        f"  namespace: {base_namespace()}\n"
         "  labels:\n"
         "    app.kubernetes.io/name: bedrock-exporter\n"
         "spec:\n"
@@ -91,10 +190,41 @@ def kubectl():
     return beside if os.path.exists(beside) else shutil.which("kubectl") or "kubectl"
 
 
-def kustomize(directory):
-    """`kubectl kustomize` of a directory: the documents as text, in kustomize's own order and format."""
-    out = subprocess.run([kubectl(), "kustomize", path(directory)], capture_output=True, text=True, check=True)
+def kustomize(directory, components=()):
+    """`kubectl kustomize` of a directory, with `components` added by an overlay made for the
+    purpose (outside the directory: kustomize refuses an overlay inside its base): the documents
+    as text, in kustomize's own order and format."""
+    with tempfile.TemporaryDirectory(prefix="bedrock-kustomize-") as overlay:
+        if components:
+            with open(os.path.join(overlay, "kustomization.yaml"), "w", encoding="utf-8") as f:
+                yaml.safe_dump({
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    # kustomize takes only relative paths.
+                    "resources": [os.path.relpath(path(directory), overlay)],
+                    "components": [os.path.relpath(path(c), overlay) for c in components],
+                }, f)
+        target = overlay if components else path(directory)
+        out = subprocess.run([kubectl(), "kustomize", target], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {directory} with {components}: {out.stderr.strip()}")
     return out.stdout.split("\n---\n")
+
+
+@functools.lru_cache(maxsize=None)
+def rendering(name):
+    """The text of a rendering of RENDERINGS."""
+    directory, components = RENDERINGS[name]
+    return "\n---\n".join(kustomize(directory, components))
+
+
+def rendered(name):
+    """The objects of a rendering, or None (a problem) if kustomize fails on it."""
+    try:
+        return [d for d in yaml.safe_load_all(rendering(name)) if d is not None]
+    except RuntimeError as e:
+        problem(name, str(e))
+        return None
 
 
 def sidecar_example_text():
@@ -124,27 +254,45 @@ def check_generated():
 # Kubernetes
 
 
-def kustomization_resources(directory):
-    (kustomization,) = load_all(f"{directory}/kustomization.yaml")
-    listed = set(kustomization.get("resources", []))
-    listed |= {p["path"] for p in kustomization.get("patches", [])}
-    present = {f for f in os.listdir(path(directory)) if f.endswith(".yaml") and f != "kustomization.yaml"}
-    for missing in sorted(present - listed - {"example.yaml"}):
-        problem(f"{directory}/kustomization.yaml", f"{missing} is in the directory but not listed")
-    for absent in sorted(listed - present):
-        problem(f"{directory}/kustomization.yaml", f"lists {absent}, which does not exist")
-    return kustomization, {f: load_all(f"{directory}/{f}") for f in sorted(listed & present)}
+def check_kustomizations(image_tag):
+    """Every kustomization under deploy/kubernetes lists each manifest beside it, and is rendered:
+    a Kustomization as the base of a rendering, a Component as one of its components."""
+    bases = {directory for directory, _ in RENDERINGS.values()}
+    components = {c for _, cs in RENDERINGS.values() for c in cs}
+    for directory, _, files in sorted(os.walk(path(BASE))):
+        if "kustomization.yaml" not in files:
+            continue
+        rel = os.path.relpath(directory, ROOT)
+        where = f"{rel}/kustomization.yaml"
+        (kustomization,) = load_all(where)
+        kind = kustomization.get("kind")
+        if kind == "Kustomization" and rel not in bases:
+            problem(where, "is not rendered: add it to RENDERINGS in scripts/deploy_check.py")
+        elif kind == "Component" and rel not in components:
+            problem(where, "is a component no rendering uses: add one to RENDERINGS in scripts/deploy_check.py")
+        elif kind not in ("Kustomization", "Component"):
+            problem(where, f"kind {kind!r} is neither Kustomization nor Component")
+        listed = {r for r in kustomization.get("resources", []) if r.endswith(".yaml")}
+        listed |= {p["path"] for p in kustomization.get("patches", []) if "path" in p}
+        present = {f for f in files if f.endswith(".yaml") and f != "kustomization.yaml"}
+        for missing in sorted(present - listed - {"example.yaml"}):
+            problem(where, f"{missing} is in the directory but not listed")
+        for absent in sorted(listed - present):
+            problem(where, f"lists {absent}, which does not exist")
+        for image in kustomization.get("images", []):
+            if image.get("newTag") != image_tag:
+                problem(where, f"images[{image.get('name')}].newTag must be {image_tag}")
 
 
-def objects(docs_by_file, kind):
-    return [(f, d) for f, docs in docs_by_file.items() for d in docs if d.get("kind") == kind]
+def of_kind(docs, kind, name=None):
+    return [d for d in docs if d.get("kind") == kind and (name is None or d["metadata"].get("name") == name)]
 
 
-def one(docs_by_file, kind, where):
-    found = objects(docs_by_file, kind)
+def one(docs, kind, where, name=None):
+    found = of_kind(docs, kind, name)
     if len(found) != 1:
-        problem(where, f"expected one {kind}, found {len(found)}")
-        return None, {}
+        problem(where, f"expected one {kind}{f' {name}' if name else ''}, found {len(found)}")
+        return None
     return found[0]
 
 
@@ -159,8 +307,124 @@ def flag(args, name, default):
     return default
 
 
-def check_container(where, container, pod_security, image_tag, probes):
-    """The hardening and wiring that both the Deployment and the sidecar must have."""
+def seconds(duration):
+    units = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|[ywdhms])", duration))
+
+
+def secret_value(docs, name, key):
+    """The value of `key` in the Secret `name` of a rendering (stringData or data), or None."""
+    for secret in of_kind(docs, "Secret", name):
+        if key in secret.get("stringData", {}):
+            return str(secret["stringData"][key])
+        if key in secret.get("data", {}):
+            return base64.b64decode(secret["data"][key]).decode()
+    return None
+
+
+def volume_files(where, docs, volume):
+    """The files a Secret, ConfigMap or projected volume holds: file name -> (kind, name, key).
+    A Secret of EXTERNAL_SECRETS, which the rendering does not hold, gives the keys it has."""
+    sources = [volume] if "projected" not in volume else volume["projected"].get("sources", [])
+    files = {}
+    for source in sources:
+        for kind, name_key in (("Secret", "secretName"), ("ConfigMap", "name")):
+            spec = source.get(kind[0].lower() + kind[1:])
+            if spec is None:
+                continue
+            # A secret volume names its Secret secretName; a projected source, name.
+            name = spec.get(name_key) or spec.get("name")
+            held = of_kind(docs, kind, name)
+            if held:
+                keys = set(held[0].get("data", {})) | set(held[0].get("stringData", {}))
+            elif kind == "Secret" and name in EXTERNAL_SECRETS:
+                keys = EXTERNAL_SECRETS[name]
+            else:
+                problem(where, f"volume {volume.get('name')} mounts {kind} {name}, which the rendering does not hold")
+                continue
+            items = spec.get("items") or [{"key": k, "path": k} for k in sorted(keys)]
+            for item in items:
+                if item["key"] not in keys:
+                    problem(where, f"volume {volume.get('name')}: {kind} {name} has no key {item['key']}")
+                files[item["path"]] = (kind, name, item["key"])
+    return files
+
+
+def web_config_of(where, docs, spec, container, mounts):
+    """The web config a container is given with --web.config.file, read from the Secret its
+    volume mounts, or None without the flag: its text, parsed, and the files its volume holds."""
+    web_file = flag(container.get("args", []), "web.config.file", None)
+    if web_file is None:
+        return None
+    mount = mounts.get(os.path.dirname(web_file))
+    volume = next((v for v in spec.get("volumes", []) if mount and v["name"] == mount["name"]), None)
+    if volume is None:
+        problem(where, f"--web.config.file={web_file} is not in a volumeMount's directory ({sorted(mounts)})")
+        return None
+    files = volume_files(where, docs, volume)
+    source = files.get(os.path.basename(web_file))
+    if source is None or source[0] != "Secret" or source[1] in EXTERNAL_SECRETS:
+        problem(where, f"--web.config.file={web_file} is not a key of a Secret of the rendering ({source})")
+        return None
+    text = secret_value(docs, source[1], source[2])
+    try:
+        web = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        problem(f"{where} Secret {source[1]}", f"{source[2]} is not YAML: {e}")
+        return None
+    tls = web.get("tls_server_config") or {}
+    for key in ("cert_file", "key_file", "client_ca_file"):
+        if key in tls and tls[key] not in files:
+            problem(f"{where} Secret {source[1]}",
+                    f"tls_server_config.{key} {tls[key]} is not a file of the volume {volume['name']} ({sorted(files)})")
+    return {"text": text, "web": web, "files": files, "secret": source[1], "key": source[2]}
+
+
+def verify_credentials(where, web, user, password):
+    """`user` is one of the web config's basic_auth_users and `password` matches its hash."""
+    users = web.get("basic_auth_users") or {}
+    if user not in users:
+        problem(where, f"user {user!r} is not one of the web config's basic_auth_users {sorted(users)}")
+    else:
+        try:
+            matches = bcrypt.checkpw(password.encode(), str(users[user]).encode())
+        except ValueError as e:
+            problem(where, f"the hash of {user!r} in the web config is not bcrypt: {e}")
+            return
+        if not matches:
+            problem(where, f"the password of {user!r} does not match its bcrypt hash in the web config")
+
+
+def check_probe_security(where, probe, get, web):
+    """A probe reaches the endpoints as the web config asks: HTTPS under TLS, and the credentials
+    of a user when basic auth is on (auth covers every endpoint)."""
+    web = (web or {}).get("web", {})
+    tls = web.get("tls_server_config")
+    scheme = get.get("scheme", "HTTP")
+    if scheme != ("HTTPS" if tls else "HTTP"):
+        problem(where, f"{probe} uses {scheme}, but the web config {'has' if tls else 'has no'} TLS")
+    if tls and tls.get("client_auth_type") in CLIENT_CERT_REQUIRED:
+        problem(where, f"{probe}: client_auth_type {tls['client_auth_type']} turns the kubelet's probes away "
+                       "(they present no client certificate): use VerifyClientCertIfGiven")
+    headers = [h for h in get.get("httpHeaders", []) if h.get("name", "").lower() == "authorization"]
+    if not web.get("basic_auth_users"):
+        if headers:
+            problem(where, f"{probe} sends an Authorization header, but the web config has no basic_auth_users")
+        return
+    if len(headers) != 1 or not str(headers[0].get("value", "")).startswith("Basic "):
+        problem(where, f"{probe} needs one Authorization: Basic header (basic auth covers every endpoint)")
+        return
+    try:
+        user, _, password = base64.b64decode(headers[0]["value"][len("Basic "):], validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        problem(where, f"{probe}'s Authorization header is not Basic base64(user:password)")
+        return
+    verify_credentials(f"{where} {probe}", web, user, password)
+
+
+def check_container(where, docs, spec, container, image_tag, probes, pod_security):
+    """The hardening and wiring that both the Deployment and the sidecar must have. Returns the
+    ports, telemetry path, config file, mounts and web config (or None)."""
     security = container.get("securityContext", {})
     effective = {**pod_security, **security}
     expect = {
@@ -197,14 +461,25 @@ def check_container(where, container, pod_security, image_tag, probes):
     mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
     if config_file is None or os.path.dirname(config_file) not in mounts:
         problem(where, f"--config.file={config_file} is not under a volumeMount ({sorted(mounts)})")
+    # A ConfigMap change reaches the pod by the kubelet's update of the mounted file, and the
+    # exporter by its auto-reload: no restart.
+    reload = flag(args, "config.auto-reload-interval", "0s")
+    if not DURATION.match(reload) or seconds(reload) <= 0:
+        problem(where, f"--config.auto-reload-interval={reload}: must be above 0, so that a ConfigMap change "
+                       "is loaded without a restart")
+    for mount_path in mounts:
+        if any(other != mount_path and other.startswith(mount_path.rstrip("/") + "/") for other in mounts):
+            problem(where, f"a volume is mounted inside the mount at {mount_path}, which is read-only")
+    web = web_config_of(where, docs, spec, container, mounts)
     for probe, probe_path in probes.items():
         get = container.get(probe, {}).get("httpGet", {})
         if get.get("path") != probe_path or ports.get(get.get("port"), get.get("port")) != port:
             problem(where, f"{probe} must GET {probe_path} on the metrics port, not {get}")
+        check_probe_security(where, probe, get, web)
     for probe in {"livenessProbe", "readinessProbe"} - set(probes):
         if probe in container:
             problem(where, f"must not have a {probe}")
-    return ports, telemetry, config_file, mounts
+    return ports, telemetry, config_file, mounts, web
 
 
 def config_map_of(volumes, mounts, config_file):
@@ -214,100 +489,178 @@ def config_map_of(volumes, mounts, config_file):
     return volume.get("configMap", {}).get("name"), os.path.basename(config_file)
 
 
-def check_base(image_tag, configs):
-    base = "deploy/kubernetes"
-    kustomization, docs = kustomization_resources(base)
-    for image in kustomization.get("images", []):
-        if image.get("newTag") != image_tag:
-            problem(f"{base}/kustomization.yaml", f"images[{image.get('name')}].newTag must be {image_tag}")
+def check_namespace(name, docs):
+    """A rendering with a Namespace puts every namespaced object in it (a component's objects
+    too, which the base's `namespace` does not reach); one without names none."""
+    namespaces = [d["metadata"]["name"] for d in of_kind(docs, "Namespace")]
+    expected = namespaces[0] if len(namespaces) == 1 else None
+    if len(namespaces) > 1:
+        problem(name, f"more than one Namespace: {namespaces}")
+    for doc in docs:
+        if doc.get("kind") == "Namespace":
+            continue
+        if doc["metadata"].get("namespace") != expected:
+            problem(name, f"{doc['kind']} {doc['metadata'].get('name')} is in namespace "
+                          f"{doc['metadata'].get('namespace')}, not {expected}")
+    return expected
 
-    file, deployment = one(docs, "Deployment", base)
-    _, service = one(docs, "Service", base)
-    _, account = one(docs, "ServiceAccount", base)
-    _, monitor = one(docs, "ServiceMonitor", base)
-    if not (deployment and service and account and monitor):
+
+def check_operator_objects(name, docs):
+    """The Operator's objects come only with an Operator component: the rest applies on a cluster
+    without its CRDs."""
+    _, components = RENDERINGS[name]
+    operator = [d for d in docs if d.get("apiVersion", "").startswith("monitoring.coreos.com/")]
+    if operator and not OPERATOR_COMPONENTS & set(components):
+        problem(name, f"has the Operator's {sorted(d['kind'] for d in operator)} without its component: "
+                      "it must apply on a cluster without the Operator's CRDs")
+    return bool(OPERATOR_COMPONENTS & set(components))
+
+
+def check_base(name, image_tag, configs):
+    docs = rendered(name)
+    if docs is None:
         return
-    where = f"{base}/{file}"
+    namespace = check_namespace(name, docs)
+    if namespace != base_namespace() or not namespace:
+        problem(name, f"has no Namespace {base_namespace()} (the base kustomization's namespace)")
+    with_operator = check_operator_objects(name, docs)
+    deployment = one(docs, "Deployment", name)
+    service = one(docs, "Service", name)
+    account = one(docs, "ServiceAccount", name)
+    if not (deployment and service and account):
+        return
+    where = f"{name} Deployment {deployment['metadata']['name']}"
     pod = deployment["spec"]["template"]
     if not subset(deployment["spec"]["selector"]["matchLabels"], pod["metadata"]["labels"]):
         problem(where, "selector does not match the pod template's labels")
     spec = pod["spec"]
-    if spec.get("serviceAccountName") != account.get("metadata", {}).get("name"):
+    if spec.get("serviceAccountName") != account["metadata"]["name"]:
         problem(where, "serviceAccountName is not the ServiceAccount of this base")
-    if "eks.amazonaws.com/role-arn" not in account.get("metadata", {}).get("annotations", {}):
-        problem(f"{base}/serviceaccount.yaml", "has no IRSA annotation eks.amazonaws.com/role-arn")
+    if "eks.amazonaws.com/role-arn" not in account["metadata"].get("annotations", {}):
+        problem(f"{name} ServiceAccount", "has no IRSA annotation eks.amazonaws.com/role-arn")
     (container,) = spec["containers"]
     probes = {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
-    ports, telemetry, config_file, mounts = check_container(
-        f"{where} container {container['name']}", container, spec.get("securityContext", {}), image_tag, probes
+    ports, telemetry, config_file, mounts, web = check_container(
+        f"{where} container {container['name']}", docs, spec, container, image_tag, probes,
+        spec.get("securityContext", {})
     )
     if config_file:
-        configs.append((base, docs, *config_map_of(spec.get("volumes", []), mounts, config_file)))
+        configs.append((name, docs, *config_map_of(spec.get("volumes", []), mounts, config_file), web))
 
     if not subset(service["spec"]["selector"], pod["metadata"]["labels"]):
-        problem(f"{base}/service.yaml", "selector does not select the Deployment's pods")
+        problem(f"{name} Service", "selector does not select the Deployment's pods")
     service_ports = {p["name"]: p for p in service["spec"]["ports"]}
-    for name, p in service_ports.items():
+    for port_name, p in service_ports.items():
         if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
-            problem(f"{base}/service.yaml", f"port {name} targets {p.get('targetPort')}, not a container port")
-    check_monitor(f"{base}/servicemonitor.yaml", monitor, "ServiceMonitor", "endpoints",
-                  service["metadata"].get("labels", {}), set(service_ports), telemetry)
-    check_prometheus_rule(docs)
+            problem(f"{name} Service", f"port {port_name} targets {p.get('targetPort')}, not a container port")
+    if with_operator:
+        monitor = one(docs, "ServiceMonitor", name)
+        server_name = f"{service['metadata']['name']}.{namespace}.svc"
+        check_monitor(f"{name} ServiceMonitor", docs, monitor, "endpoints", service["metadata"].get("labels", {}),
+                      set(service_ports), telemetry, web, server_name)
+        check_prometheus_rule(name, docs)
 
 
-def check_sidecar(image_tag, configs):
-    kustomization, docs = kustomization_resources(SIDECAR)
-    (patch,) = load_all(f"{SIDECAR}/patch.yaml")
-    example = yaml.safe_load(read(SIDECAR_EXAMPLE))
-    spec = example["spec"]["template"]["spec"]
-    containers = {c["name"]: c for c in spec["containers"]}
-    where = f"{SIDECAR_EXAMPLE} container bedrock-exporter"
-    if "bedrock-exporter" not in containers or len(containers) < 2:
-        problem(SIDECAR_EXAMPLE, "the workload should have its own container and the bedrock-exporter sidecar")
+def check_sidecar(name, image_tag, configs):
+    docs = rendered(name)
+    if docs is None:
         return
-    default = example["spec"]["template"].get("metadata", {}).get("annotations", {})
+    check_namespace(name, docs)
+    with_operator = check_operator_objects(name, docs)
+    deployments = [d for d in of_kind(docs, "Deployment")
+                   if any(c["name"] == "bedrock-exporter" for c in d["spec"]["template"]["spec"]["containers"])]
+    if len(deployments) != 1:
+        problem(name, f"expected one workload with the bedrock-exporter sidecar, found {len(deployments)}")
+        return
+    (workload,) = deployments
+    spec = workload["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in spec["containers"]}
+    where = f"{name} Deployment {workload['metadata']['name']} container bedrock-exporter"
+    if len(containers) < 2:
+        problem(where, "the workload should have its own container and the bedrock-exporter sidecar")
+        return
+    default = workload["spec"]["template"].get("metadata", {}).get("annotations", {})
     if default.get("kubectl.kubernetes.io/default-container") not in containers.keys() - {"bedrock-exporter"}:
         problem(f"{SIDECAR}/patch.yaml", "should keep kubectl's default container the workload's own")
-    ports, telemetry, config_file, mounts = check_container(
-        where, containers["bedrock-exporter"], {}, image_tag, {"livenessProbe": "/healthz"}
+    # The pod's securityContext belongs to the workload: the sidecar carries its own.
+    ports, telemetry, config_file, mounts, web = check_container(
+        where, docs, spec, containers["bedrock-exporter"], image_tag, {"livenessProbe": "/healthz"}, {}
     )
     if config_file:
-        configs.append((SIDECAR, docs, *config_map_of(spec.get("volumes", []), mounts, config_file)))
-    _, monitor = one(docs, "PodMonitor", SIDECAR)
-    check_monitor(f"{SIDECAR}/podmonitor.yaml", monitor, "PodMonitor", "podMetricsEndpoints",
-                  example["spec"]["template"]["metadata"]["labels"], set(ports), telemetry)
-    if patch["metadata"]["name"] != example["metadata"]["name"]:
+        configs.append((name, docs, *config_map_of(spec.get("volumes", []), mounts, config_file), web))
+    if with_operator:
+        monitor = one(docs, "PodMonitor", name)
+        check_monitor(f"{name} PodMonitor", docs, monitor, "podMetricsEndpoints",
+                      workload["spec"]["template"]["metadata"]["labels"], set(ports), telemetry, web, None)
+    (patch,) = load_all(f"{SIDECAR}/patch.yaml")
+    if patch["metadata"]["name"] != workload["metadata"]["name"]:
         problem(f"{SIDECAR}/patch.yaml", "does not name the workload it patches")
 
 
+def exporter_check(exporter, config_text, web):
+    """`bedrock-exporter --config.check` on a config, and on a web config when there is one, in a
+    directory laid out as the pod's volume: the web config beside its certificate, key and CA,
+    which are generated (the rendering only names their Secret)."""
+    with tempfile.TemporaryDirectory(prefix="bedrock-config-check-") as directory:
+        config = os.path.join(directory, "config.yaml")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(config_text)
+        argv = [exporter, "--config.check", f"--config.file={config}"]
+        replace = {config: "config.yaml"}
+        if web is not None:
+            web_dir = os.path.join(directory, "web")
+            os.mkdir(web_dir)
+            made = os.path.join(directory, "made")
+            os.mkdir(made)
+            make_certificates(made, ["bedrock-exporter"])
+            tls = web["web"].get("tls_server_config") or {}
+            for key, source in (("cert_file", "tls.crt"), ("key_file", "tls.key"), ("client_ca_file", "ca.crt")):
+                if key in tls:
+                    target = os.path.join(web_dir, tls[key])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    shutil.copy(os.path.join(made, source), target)
+            web_file = os.path.join(web_dir, "web.yml")
+            with open(web_file, "w", encoding="utf-8") as f:
+                f.write(web["text"])
+            argv.append(f"--web.config.file={web_file}")
+            replace[web_file] = f"{web['secret']}/{web['key']}"
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    report = (run.stdout + run.stderr).strip()
+    for long, short in replace.items():
+        report = report.replace(long, short)
+    return run.returncode, report
+
+
 def check_config_maps(configs, exporter):
-    """Every config that a ConfigMap carries passes the exporter's own --config.check."""
-    for directory, docs, name, key in configs:
-        found = [d for _, d in objects(docs, "ConfigMap") if d["metadata"]["name"] == name]
+    """Every config that a ConfigMap carries passes the exporter's own --config.check, with the
+    web config its Secret carries: each distinct pair once."""
+    checked = {}
+    for name, docs, config_map, key, web in configs:
+        found = of_kind(docs, "ConfigMap", config_map)
         if len(found) != 1 or key not in found[0].get("data", {}):
-            problem(directory, f"no ConfigMap {name} with key {key} for the config volume")
+            problem(name, f"no ConfigMap {config_map} with key {key} for the config volume")
             continue
+        pair = (found[0]["data"][key], web["text"] if web else None)
+        what = f"ConfigMap {config_map}/{key}" + (f" with Secret {web['secret']}/{web['key']}" if web else "")
+        checked.setdefault(pair, (what, web, []))[2].append(name)
+    for (config_text, _), (what, web, names) in checked.items():
         if exporter is None:
             continue
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            f.write(found[0]["data"][key])
-        try:
-            run = subprocess.run([exporter, "--config.check", f"--config.file={f.name}"],
-                                 capture_output=True, text=True, timeout=30)
-        finally:
-            os.unlink(f.name)
-        if run.returncode != 0:
-            report = run.stderr.strip().replace(f.name, f"data.{key}")
-            problem(f"{directory} ConfigMap {name}", f"--config.check exit {run.returncode}: {report}")
+        code, report = exporter_check(exporter, config_text, web)
+        if code != 0:
+            problem(f"{', '.join(names)} {what}", f"--config.check exit {code}: {report}")
         else:
-            print(f"ok: --config.check on {directory} ConfigMap {name}/{key}")
+            flags = "--config.check --web.config.file" if web else "--config.check"
+            print(f"ok: {flags} on {what} ({', '.join(names)}): " + "; ".join(report.splitlines()))
 
 
 # The Operator's CRDs are not in kubernetes-validate's bundled schemas, so their structure is
 # checked here: the keys this project uses, known fields only, valid durations.
 RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 MONITOR_ENDPOINT_KEYS = {"port", "path", "interval", "scrapeTimeout", "scheme", "honorLabels",
-                         "relabelings", "metricRelabelings", "targetPort"}
+                         "relabelings", "metricRelabelings", "targetPort", "tlsConfig", "basicAuth"}
+TLS_CONFIG_KEYS = {"ca", "cert", "keySecret", "serverName", "insecureSkipVerify"}
+SECRET_SELECTOR_KEYS = {"name", "key", "optional"}
 
 
 def check_operator_object(where, obj, kind, spec_keys):
@@ -321,15 +674,69 @@ def check_operator_object(where, obj, kind, spec_keys):
         problem(where, "metadata.name is missing")
 
 
-def seconds(duration):
-    units = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    return sum(int(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|[ywdhms])", duration))
+def secret_key(where, docs, selector):
+    """The value a SecretKeySelector of the Operator points at, in the rendering (None if it is an
+    EXTERNAL_SECRETS one)."""
+    if not isinstance(selector, dict) or set(selector) - SECRET_SELECTOR_KEYS or not selector.get("name"):
+        problem(where, f"{selector} is not a SecretKeySelector (name, key)")
+        return None
+    if selector["name"] in EXTERNAL_SECRETS and not of_kind(docs, "Secret", selector["name"]):
+        if selector.get("key") not in EXTERNAL_SECRETS[selector["name"]]:
+            problem(where, f"Secret {selector['name']} has no key {selector.get('key')}")
+        return None
+    value = secret_value(docs, selector["name"], selector.get("key"))
+    if value is None:
+        problem(where, f"no Secret {selector['name']} with key {selector.get('key')} in the rendering")
+    return value
 
 
-def check_monitor(where, monitor, kind, endpoints_key, target_labels, port_names, telemetry):
+def check_endpoint_security(at, docs, endpoint, web, server_name):
+    """A ServiceMonitor's or PodMonitor's endpoint scrapes as the exporter's web config asks:
+    https with the CA of the exporter's certificate under TLS, basic auth of a user when it asks
+    for one."""
+    web_config = (web or {}).get("web", {})
+    tls = web_config.get("tls_server_config")
+    if endpoint.get("scheme", "http") != ("https" if tls else "http"):
+        problem(at, f"scheme {endpoint.get('scheme', 'http')}, but the web config {'has' if tls else 'has no'} TLS")
+    tls_config = endpoint.get("tlsConfig")
+    if tls and not tls_config:
+        problem(at, "has no tlsConfig to verify the exporter's certificate with")
+    if tls_config:
+        if set(tls_config) - TLS_CONFIG_KEYS:
+            problem(at, f"tlsConfig: unknown fields {sorted(set(tls_config) - TLS_CONFIG_KEYS)}")
+        if tls_config.get("insecureSkipVerify"):
+            problem(at, "tlsConfig.insecureSkipVerify: verify the exporter's certificate with its CA instead")
+        ca = tls_config.get("ca", {})
+        if set(ca) != {"secret"}:
+            problem(at, "tlsConfig.ca must name the Secret holding the CA (ca.secret)")
+        else:
+            secret_key(f"{at} tlsConfig.ca.secret", docs, ca["secret"])
+        # Prometheus scrapes the pod's address; the certificate names the Service.
+        if server_name and tls_config.get("serverName") != server_name:
+            problem(at, f"tlsConfig.serverName is {tls_config.get('serverName')}, not the Service's name {server_name}")
+        if tls and tls.get("client_auth_type") in CLIENT_CERT_REQUIRED | {"VerifyClientCertIfGiven"}:
+            if not (tls_config.get("cert") and tls_config.get("keySecret")):
+                problem(at, f"client_auth_type {tls['client_auth_type']}: tlsConfig needs cert and keySecret")
+    users = web_config.get("basic_auth_users")
+    basic_auth = endpoint.get("basicAuth")
+    if users and not basic_auth:
+        problem(at, "has no basicAuth, but the web config asks for basic auth")
+    elif basic_auth and not users:
+        problem(at, "has basicAuth, but the web config asks for none")
+    elif basic_auth:
+        if set(basic_auth) != {"username", "password"}:
+            problem(at, "basicAuth must have username and password")
+            return
+        user = secret_key(f"{at} basicAuth.username", docs, basic_auth["username"])
+        password = secret_key(f"{at} basicAuth.password", docs, basic_auth["password"])
+        if user is not None and password is not None:
+            verify_credentials(f"{at} basicAuth", web_config, user, password)
+
+
+def check_monitor(where, docs, monitor, endpoints_key, target_labels, port_names, telemetry, web, server_name):
     if not monitor:
         return
-    check_operator_object(where, monitor, kind, {"selector", endpoints_key, "jobLabel", "namespaceSelector"})
+    check_operator_object(where, monitor, monitor["kind"], {"selector", endpoints_key, "jobLabel", "namespaceSelector"})
     if not subset(monitor["spec"].get("selector", {}).get("matchLabels"), target_labels):
         problem(where, f"selector {monitor['spec'].get('selector')} does not select {target_labels}")
     for i, endpoint in enumerate(monitor["spec"].get(endpoints_key, [])):
@@ -345,13 +752,14 @@ def check_monitor(where, monitor, kind, endpoints_key, target_labels, port_names
                 problem(at, f"{key} {endpoint[key]!r} is not a Prometheus duration")
         if seconds(endpoint.get("scrapeTimeout", "10s")) > seconds(endpoint.get("interval", "30s")):
             problem(at, "scrapeTimeout is longer than interval")
+        check_endpoint_security(at, docs, endpoint, web, server_name)
 
 
-def check_prometheus_rule(docs):
-    file, rule = one(docs, "PrometheusRule", "deploy/kubernetes")
+def check_prometheus_rule(name, docs):
+    rule = one(docs, "PrometheusRule", name)
     if not rule:
         return
-    where = f"deploy/kubernetes/{file}"
+    where = f"{name} PrometheusRule"
     check_operator_object(where, rule, "PrometheusRule", {"groups"})
     for g, group in enumerate(rule["spec"].get("groups", [])):
         if not group.get("name") or set(group) - {"name", "interval", "rules", "limit"}:
@@ -432,7 +840,7 @@ def check_dashboard():
 
 def check_iam():
     """The policy grants exactly the Bedrock operations the code calls, each in the API model."""
-    rel = "deploy/iam/policy.json"
+    rel = IAM_POLICY
     calls = re.findall(r"\.(get_\w+|list_\w+|describe_\w+)\(\)", read("src/bedrock/aws.rs"))
     needed = {"bedrock:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
     model = os.path.join(ROOT, "..", "shared", "reference", "bedrock-2023-04-20.service.json")
@@ -454,6 +862,61 @@ def check_iam():
     if granted != needed:
         problem(rel, f"grants {sorted(granted)}, but the exporter calls {sorted(needed)}")
 
+
+def load_policy(rel):
+    try:
+        policy = json.loads(read(rel))
+    except ValueError as e:
+        problem(rel, f"is not JSON: {e}")
+        return None
+    if policy.get("Version") != "2012-10-17" or not isinstance(policy.get("Statement"), list):
+        problem(rel, "needs Version 2012-10-17 and a list of Statement")
+        return None
+    return policy
+
+
+def check_trust_policies():
+    """The trust policies let the base's service account, and only it, take the role: through the
+    cluster's OIDC provider (IRSA: the provider's sub and aud), or through EKS Pod Identity."""
+    accounts = of_kind(rendered("base") or [], "ServiceAccount")
+    if len(accounts) != 1:
+        return
+    account = accounts[0]["metadata"]
+    subject = f"system:serviceaccount:{account.get('namespace')}:{account['name']}"
+    role_arn = account.get("annotations", {}).get("eks.amazonaws.com/role-arn", "")
+    role_account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else None
+
+    policy = load_policy(IAM_TRUST_IRSA)
+    if policy:
+        statements = [s for s in policy["Statement"] if s.get("Action") == "sts:AssumeRoleWithWebIdentity"]
+        if len(statements) != 1 or statements[0].get("Effect") != "Allow" or len(policy["Statement"]) != 1:
+            problem(IAM_TRUST_IRSA, "needs exactly one statement: Allow sts:AssumeRoleWithWebIdentity")
+        else:
+            (statement,) = statements
+            federated = statement.get("Principal", {}).get("Federated", "")
+            provider = re.fullmatch(r"arn:aws:iam::(\d{12}):oidc-provider/(oidc\.eks\.[a-z0-9-]+\.amazonaws\.com/id/\w+)",
+                                    federated)
+            if not provider:
+                problem(IAM_TRUST_IRSA, f"Principal.Federated {federated!r} is not an EKS OIDC provider ARN")
+            else:
+                if provider[1] != role_account:
+                    problem(IAM_TRUST_IRSA, f"the OIDC provider is in account {provider[1]}, but the ServiceAccount's "
+                                            f"role ({role_arn}) in {role_account}")
+                conditions = statement.get("Condition", {}).get("StringEquals", {})
+                wanted = {f"{provider[2]}:sub": subject, f"{provider[2]}:aud": "sts.amazonaws.com"}
+                if conditions != wanted:
+                    problem(IAM_TRUST_IRSA, f"Condition.StringEquals must be {wanted} (the base's service account), "
+                                            f"not {conditions}")
+            print(f"ok: {IAM_TRUST_IRSA} trusts {subject}, the base's ServiceAccount, through its OIDC provider")
+
+    policy = load_policy(IAM_TRUST_POD_IDENTITY)
+    if policy:
+        allowed = [(s.get("Effect"), s.get("Principal"), sorted([s["Action"]] if isinstance(s.get("Action"), str)
+                                                                else s.get("Action", [])))
+                   for s in policy["Statement"]]
+        if allowed != [("Allow", {"Service": "pods.eks.amazonaws.com"}, ["sts:AssumeRole", "sts:TagSession"])]:
+            problem(IAM_TRUST_POD_IDENTITY, "needs one statement: Allow pods.eks.amazonaws.com sts:AssumeRole and "
+                                            f"sts:TagSession, not {allowed}")
 
 def docker_context_files(ignore_text, files):
     """The files of `files` that a .dockerignore leaves in the build context (last match wins)."""
@@ -544,6 +1007,8 @@ def main():
                         help="print the files .dockerignore sends to the build, one per line, and exit")
     parser.add_argument("--strip-kubernetes-sd", nargs=2, metavar=("CONFIG", "OUT"),
                         help="write CONFIG without kubernetes_sd_configs to OUT and exit")
+    parser.add_argument("--render", metavar="DIR",
+                        help="write each rendering of deploy/kubernetes to DIR/NAME.yaml, print their paths, and exit")
     args = parser.parse_args()
 
     if args.write:
@@ -565,16 +1030,26 @@ def main():
     if args.strip_kubernetes_sd:
         without_kubernetes_sd(*args.strip_kubernetes_sd)
         return 0
+    if args.render:
+        os.makedirs(args.render, exist_ok=True)
+        for name in RENDERINGS:
+            out = os.path.join(args.render, f"{name}.yaml")
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(rendering(name))
+            print(out)
+        return 0
 
     image_tag = cargo_version()
     configs = []
     check_generated()
-    check_base(image_tag, configs)
-    check_sidecar(image_tag, configs)
+    check_kustomizations(image_tag)
+    for name, (directory, _) in RENDERINGS.items():
+        (check_sidecar if directory == SIDECAR else check_base)(name, image_tag, configs)
     check_config_maps(configs, args.exporter)
     check_rule_tests()
     check_dashboard()
     check_iam()
+    check_trust_policies()
     check_dockerfile()
     check_prometheus_configs()
     for p in problems:
