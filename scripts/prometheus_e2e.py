@@ -22,6 +22,20 @@ scrape config and rules, queried with the dashboard's and the rules' PromQL.
    the same series at every scrape).
 7. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
    failed model), once each, and checks that nothing else is pending or firing.
+8. Web security, with certificates made for the run (a CA, a server certificate for 127.0.0.1
+   and the ServiceMonitor's serverName, a client certificate): two more demo exporters, each with
+   a web config, which Prometheus scrapes with its own scheme https, tls_config and basic_auth:
+   - one with the web config of deploy/kubernetes/components/web-security as kustomize renders it
+     (TLS, basic auth), scraped as its ServiceMonitor says (the CA, its serverName, the user and
+     password of its scrape Secret), and asked for /healthz and /readyz as its probes ask
+     (HTTPS, their Authorization header);
+   - one that requires a client certificate signed by the CA (RequireAndVerifyClientCert),
+     scraped with Prometheus's tls_config cert_file and key_file.
+   Both must be up (up 1, their samples stored). And the negatives: a scrape job with a wrong
+   password and one without a client certificate are down with the exporter's refusal as their
+   error, a request without credentials gets 401, one without a client certificate no response.
+   These scrape jobs keep only bedrock_exporter_build_info, so that steps 2 to 7 still see the
+   two replicas alone.
 Waits are for events (a log line, a query result), each with a deadline; nothing sleeps blindly.
 """
 
@@ -31,6 +45,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,7 +57,8 @@ import zlib
 
 import yaml
 
-from deploy_check import DASHBOARD, DASHBOARD_VARIABLES, RULES, dashboard_panels, path
+from deploy_check import (DASHBOARD, DASHBOARD_VARIABLES, RULES, dashboard_panels, make_certificates, path,
+                          rendered, secret_value)
 
 PROMETHEUS_CONFIG = path("deploy/prometheus/prometheus.yml")
 # The dashboard's variables at their "All" value, and a range wide enough for three 1 s scrapes.
@@ -74,6 +90,10 @@ OWN_FAMILIES = {
     "bedrock_exporter_last_poll_timestamp_seconds",
 }
 DEADLINE = 60.0
+# The rendering of deploy/kubernetes with the Operator's ServiceMonitor and web security.
+WEB_SECURITY_RENDERING = "base+prometheus-operator+web-security"
+# The secured exporters' scrape jobs keep this family alone (see 8. above).
+SECURE_KEEP = "bedrock_exporter_build_info"
 
 
 class Failure(Exception):
@@ -200,13 +220,14 @@ def rules():
             yield from group["rules"]
 
 
-def prometheus_config(exporter_addresses, directory):
+def prometheus_config(exporter_addresses, directory, secure_jobs):
     with open(PROMETHEUS_CONFIG, encoding="utf-8") as f:
         config = yaml.safe_load(f)
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [os.path.join(os.path.dirname(PROMETHEUS_CONFIG), r) for r in config["rule_files"]]
     (job,) = config["scrape_configs"]
     job.update(scrape_interval="1s", scrape_timeout="1s", static_configs=[{"targets": exporter_addresses}])
+    config["scrape_configs"] += secure_jobs
     written = os.path.join(directory, "prometheus.yml")
     with open(written, "w", encoding="utf-8") as f:
         yaml.safe_dump(config, f)
@@ -425,6 +446,144 @@ def check(prom, scrape_job, addresses):
     print(f"ok: firing {sorted(alerts)}; the failed-job alert says {description!r}")
 
 
+class SecureExporters:
+    """The two exporters of step 8, their web configs and certificates, and the scrape jobs that
+    Prometheus runs against them."""
+
+    def __init__(self, exporter, directory, env, processes):
+        docs = rendered(WEB_SECURITY_RENDERING)
+        if docs is None:
+            raise Failure(f"kustomize could not render {WEB_SECURITY_RENDERING}")
+        (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        (monitor,) = [d for d in docs if d["kind"] == "ServiceMonitor"]
+        (endpoint,) = monitor["spec"]["endpoints"]
+        auth = endpoint["basicAuth"]
+        self.user = secret_value(docs, auth["username"]["name"], auth["username"]["key"])
+        self.password = secret_value(docs, auth["password"]["name"], auth["password"]["key"])
+        self.server_name = endpoint["tlsConfig"]["serverName"]
+        # What the kubelet sends: each probe's path and headers.
+        self.probes = {probe["httpGet"]["path"]: {h["name"]: h["value"] for h in probe["httpGet"].get("httpHeaders", [])}
+                       for probe in (container["livenessProbe"], container["readinessProbe"])}
+        web_file = next(a.split("=", 1)[1] for a in container["args"] if a.startswith("--web.config.file="))
+        (web_secret,) = [d for d in docs if d["kind"] == "Secret" and os.path.basename(web_file) in d.get("stringData", {})]
+        shipped = web_secret["stringData"][os.path.basename(web_file)]
+
+        self.certificates = os.path.join(directory, "certificates")
+        os.mkdir(self.certificates)
+        try:
+            make_certificates(self.certificates, [self.server_name, "127.0.0.1"], clients=["prometheus"])
+        except RuntimeError as e:
+            raise Failure(str(e)) from e
+        self.ca = os.path.join(self.certificates, "ca.crt")
+        client_cert_config = {"tls_server_config": {
+            "cert_file": "tls.crt", "key_file": "tls.key",
+            "client_auth_type": "RequireAndVerifyClientCert", "client_ca_file": "ca.crt",
+        }}
+        self.addresses = {}
+        for name, web_config in (("basic-auth", shipped), ("client-cert", yaml.safe_dump(client_cert_config))):
+            home = os.path.join(directory, name)
+            os.mkdir(home)
+            for file in ("tls.crt", "tls.key", "ca.crt"):
+                shutil.copy(os.path.join(self.certificates, file), home)
+            with open(os.path.join(home, "web.yml"), "w", encoding="utf-8") as f:
+                f.write(web_config)
+            process = Process(f"bedrock-exporter {name}", [
+                exporter, "--demo", "--web.listen-address=127.0.0.1:0", f"--web.config.file={home}/web.yml",
+            ], env)
+            processes.append(process)
+            match = process.wait_for(r'message="serving metrics" address=(\S+) .*\bweb="([^"]*)"')
+            self.addresses[name] = match[1]
+            print(f"bedrock-exporter {name} on {match[1]}: {match[2]}")
+
+    def jobs(self):
+        """Scrape jobs: two that must be up, as the ServiceMonitor's and with a client
+        certificate, and two that must not (their names leave them out of the rules'
+        bedrock-exporter jobs: down on purpose, they would make BedrockExporterDown pending)."""
+        keep = [{"source_labels": ["__name__"], "regex": SECURE_KEEP, "action": "keep"}]
+
+        def job(name, address, tls_config, **more):
+            return {"job_name": name, "scheme": "https", "tls_config": {"ca_file": self.ca, **tls_config},
+                    "static_configs": [{"targets": [address]}], "metric_relabel_configs": keep,
+                    "scrape_interval": "1s", "scrape_timeout": "1s", **more}
+
+        client = {"cert_file": os.path.join(self.certificates, "prometheus.crt"),
+                  "key_file": os.path.join(self.certificates, "prometheus.key")}
+        return [
+            job("bedrock-exporter-tls-basic-auth", self.addresses["basic-auth"], {"server_name": self.server_name},
+                basic_auth={"username": self.user, "password": self.password}),
+            job("bedrock-exporter-tls-client-cert", self.addresses["client-cert"], client),
+            job("negative-wrong-password", self.addresses["basic-auth"], {"server_name": self.server_name},
+                basic_auth={"username": self.user, "password": self.password + "-wrong"}),
+            job("negative-no-client-cert", self.addresses["client-cert"], {}),
+        ]
+
+    def request(self, name, url_path, headers=None, client_cert=False):
+        """A GET over HTTPS, verifying the exporter's certificate: (status, headers), or the
+        error that left no response."""
+        context = ssl.create_default_context(cafile=self.ca)
+        if client_cert:
+            context.load_cert_chain(os.path.join(self.certificates, "prometheus.crt"),
+                                    os.path.join(self.certificates, "prometheus.key"))
+        request = urllib.request.Request(f"https://{self.addresses[name]}{url_path}", headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:
+                response.read()
+                return response.status, response.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers
+        except (urllib.error.URLError, OSError) as e:
+            return None, e
+
+    def check(self, prom):
+        def target(job):
+            for t in prom.get("/api/v1/targets")["data"]["activeTargets"]:
+                if t["labels"]["job"] == job and t["health"] != "unknown":
+                    return t
+            return None
+
+        for job, how in (("bedrock-exporter-tls-basic-auth",
+                          f"over TLS (tls_config ca_file, server_name {self.server_name}) with basic auth as "
+                          f"{self.user} (the scrape Secret's user and password), as the ServiceMonitor does"),
+                         ("bedrock-exporter-tls-client-cert",
+                          "over TLS with a client certificate (tls_config cert_file, key_file) that the "
+                          "exporter requires and verifies (RequireAndVerifyClientCert)")):
+            prom.until(f"up 1 for {job}", lambda: prom.query(f'up{{job="{job}"}} == 1'))
+            stored = prom.until(f"{SECURE_KEEP} of {job}", lambda: prom.query(f'{SECURE_KEEP}{{job="{job}"}}'))
+            samples = prom.query(f'scrape_samples_scraped{{job="{job}"}}')[0]["value"][1]
+            version = stored[0]["metric"].get("version")
+            print(f"ok: Prometheus scrapes {target(job)['scrapeUrl']} {how}: up 1, {samples} samples a scrape "
+                  f"({SECURE_KEEP} version {version} stored)")
+
+        for job, refusal in (("negative-wrong-password", "401"), ("negative-no-client-cert", "certificate")):
+            found = prom.until(f"{job} scraped", lambda: target(job))
+            if found["health"] != "down" or refusal not in found["lastError"]:
+                raise Failure(f"{job}: health {found['health']}, error {found['lastError']!r}; expected down "
+                              f"with {refusal!r}")
+            if prom.query(f'up{{job="{job}"}} == 1'):
+                raise Failure(f"{job} is up")
+            print(f"ok: Prometheus's {job} job is down: {found['lastError']}")
+
+        status, headers = self.request("basic-auth", "/metrics")
+        if status != 401 or headers.get("WWW-Authenticate") != "Basic":
+            raise Failure(f"GET /metrics without credentials: {status} {headers}, not 401 with WWW-Authenticate: Basic")
+        for probe_path, probe_headers in self.probes.items():
+            status, headers = self.request("basic-auth", probe_path, probe_headers)
+            if status != 200:
+                raise Failure(f"GET {probe_path} as the Deployment's probe (HTTPS, {sorted(probe_headers)}): {status} {headers}")
+        print(f"ok: {self.addresses['basic-auth']}: GET /metrics without credentials gets 401 "
+              f"(WWW-Authenticate: Basic); the Deployment's probes, HTTPS with their Authorization header, "
+              f"get 200 from {' and '.join(sorted(self.probes))}")
+        status, error = self.request("client-cert", "/metrics")
+        if status is not None:
+            raise Failure(f"GET /metrics without a client certificate got HTTP {status}")
+        status, headers = self.request("client-cert", "/metrics", client_cert=True)
+        if status != 200:
+            raise Failure(f"GET /metrics with the client certificate: {status} {headers}")
+        print(f"ok: {self.addresses['client-cert']}: without a client certificate the TLS handshake fails "
+              f"({error}); with it, GET /metrics gets 200")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exporter", required=True, help="the bedrock-exporter binary")
@@ -441,7 +600,8 @@ def main():
                                [args.exporter, "--demo", "--web.listen-address=127.0.0.1:0"], env)
             processes.append(exporter)
             addresses.append(exporter.wait_for(r'message="serving metrics" address=(\S+)')[1])
-        config, scrape_job = prometheus_config(addresses, directory)
+        secure = SecureExporters(args.exporter, directory, env, processes)
+        config, scrape_job = prometheus_config(addresses, directory, secure.jobs())
         prometheus = Process("prometheus", [
             args.prometheus, f"--config.file={config}", "--web.listen-address=127.0.0.1:0",
             f"--storage.tsdb.path={directory}/data", "--log.level=info",
@@ -450,7 +610,9 @@ def main():
         prometheus_address = prometheus.wait_for(r'msg="Listening on".*?\baddress=(\S+)')[1]
         prometheus.wait_for(r'msg="Server is ready to receive web requests."')
         print(f"exporters --demo on {', '.join(addresses)}, Prometheus on {prometheus_address}")
-        check(Prometheus(prometheus_address), scrape_job, addresses)
+        prom = Prometheus(prometheus_address)
+        check(prom, scrape_job, addresses)
+        secure.check(prom)
     except Failure as e:
         print(f"prometheus e2e: {e}", file=sys.stderr)
         for process in processes:
