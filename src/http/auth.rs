@@ -17,7 +17,8 @@ pub const MAX_WAITING_CHECKS: usize = 16;
 /// Remembered credentials; past this many, the memory starts over.
 const MAX_REMEMBERED: usize = 1024;
 /// Checked for an unknown user, so that a wrong user name costs as long as a wrong password.
-const DECOY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+/// (The hash of "unknown user", which lets no one in all the same.)
+const DECOY_HASH: &str = "$2b$10$YmqeonJiVr26uQK8Fn0ioulOV9YrJQPXQCtSLy6/va81x6pbIGnEa";
 
 /// What a request's credentials come to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,10 +199,15 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_decoy_hash_is_a_bcrypt_hash_of_cost_10() {
+    /// The decoy costs what a real check costs, and its password lets no one in.
+    #[tokio::test]
+    async fn the_decoy_hash_admits_no_one() {
         let parts: bcrypt::HashParts = DECOY_HASH.parse().unwrap();
         assert_eq!(parts.get_cost(), 10);
+        assert!(bcrypt::verify("unknown user", DECOY_HASH).unwrap());
+        let users = users();
+        let decoy = basic("grafana", "unknown user");
+        assert_eq!(users.check(Some(&decoy)).await, Verdict::Denied);
     }
 
     /// Checks beyond the queue's bound are turned away without waiting for the hasher.

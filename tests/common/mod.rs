@@ -12,12 +12,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use bedrock_exporter::bedrock::aws::{AwsSource, ClientSettings};
 use bedrock_exporter::bedrock::simulator::{RunningSimulator, Simulator};
+use bedrock_exporter::bedrock::BedrockSource;
 use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
 use bedrock_exporter::config::Target;
 use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
 use bedrock_exporter::fleet::Schedule;
-use bedrock_exporter::http::{serve, ServerState};
+use bedrock_exporter::http::{serve, ScrapeLimit, Security, ServerState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -169,8 +170,7 @@ pub struct Harness {
     pub sim: Simulator,
     pub poller: Poller<AwsSource>,
     pub addr: SocketAddr,
-    shutdown: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
+    server: Server,
     sim_server: RunningSimulator,
 }
 
@@ -198,24 +198,11 @@ impl Harness {
             &[],
             telemetry.clone(),
         );
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let state = ServerState {
-            snapshot: poller.subscribe(),
-            telemetry,
-            telemetry_path: "/metrics".to_owned(),
-            // Nothing reloads here: a request finds the channel closed.
-            reload: tokio::sync::mpsc::channel(1).0,
-            scrapes: None,
-        };
-        let security = std::sync::Arc::new(bedrock_exporter::http::Security::plain());
-        let server = tokio::spawn(serve(listener, state, security, shutdown.clone()));
+        let server = Server::start(&poller, telemetry, None, Security::plain()).await;
         Harness {
             sim,
             poller,
-            addr,
-            shutdown,
+            addr: server.addr,
             server,
             sim_server,
         }
@@ -228,10 +215,55 @@ impl Harness {
     }
 
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.server.await.unwrap();
+        self.server.stop().await;
         self.sim.clear_faults();
         self.sim_server.shutdown().await;
+    }
+}
+
+/// The exporter's server on a loopback port, serving a poller's snapshots.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Serves what `poller` publishes, with `scrapes` as `--web.max-requests` and the web config
+    /// of `security`.
+    pub async fn start<S: BedrockSource>(
+        poller: &Poller<S>,
+        telemetry: Telemetry,
+        scrapes: Option<ScrapeLimit>,
+        security: Security,
+    ) -> Server {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let state = ServerState {
+            snapshot: poller.subscribe(),
+            telemetry,
+            telemetry_path: "/metrics".to_owned(),
+            // Nothing reloads here: a request finds the channel closed.
+            reload: tokio::sync::mpsc::channel(1).0,
+            scrapes,
+        };
+        let task = tokio::spawn(serve(
+            listener,
+            state,
+            std::sync::Arc::new(security),
+            shutdown.clone(),
+        ));
+        Server {
+            addr,
+            shutdown,
+            task,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
     }
 }
 
