@@ -2,6 +2,7 @@
 //! here (rcgen) and a rustls client, each client auth type, basic auth on every endpoint, extra
 //! headers, rotation without restart, a flood of wrong passwords, the checks of the file, and
 //! the limit on scrapes in flight.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
