@@ -1,7 +1,10 @@
 //! The exporter's own metrics: API calls, their failures and durations, poll cycles, the build,
-//! and the standard process metrics. They live as long as the process, in a registry of their own.
+//! and the standard process metrics. They live as long as the process, in registries of their own.
+//! Their text is encoded anew only when one of them changed since the last scrape; the process
+//! metrics, which change all the time, at every scrape.
 
-use std::sync::{Arc, Once};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
@@ -14,6 +17,12 @@ use crate::bedrock::{ErrorKind, Operation};
 #[derive(Debug, Clone)]
 pub struct Telemetry {
     registry: Registry,
+    /// The `process_*` metrics, read from `/proc` at each scrape.
+    process: Registry,
+    /// Bumped after every change to a metric of `registry`.
+    generation: Arc<AtomicU64>,
+    /// `registry`'s text and the generation it was encoded at.
+    encoded: Arc<Mutex<Option<(u64, Vec<u8>)>>>,
     requests: IntCounterVec,
     failures: IntCounterVec,
     duration: HistogramVec,
@@ -85,12 +94,16 @@ impl Telemetry {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let process = Registry::new();
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(
+        process.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
         Ok(Telemetry {
             registry,
+            process,
+            generation: Arc::new(AtomicU64::new(0)),
+            encoded: Arc::new(Mutex::new(None)),
             requests,
             failures,
             duration,
@@ -112,6 +125,7 @@ impl Telemetry {
                     .with_label_values(&[op.as_str(), region, kind.as_str()]);
             }
         }
+        self.changed();
     }
 
     /// Records one API call: its duration and, if it failed, why.
@@ -130,6 +144,7 @@ impl Telemetry {
                 .with_label_values(&[op.as_str(), region, kind.as_str()])
                 .inc();
         }
+        self.changed();
     }
 
     /// Records a load of the config file (at start or a reload) at Unix time `at`.
@@ -139,6 +154,7 @@ impl Telemetry {
         if successful {
             self.reload_time.set(at);
         }
+        self.changed();
     }
 
     /// Records the end of a poll cycle.
@@ -152,15 +168,107 @@ impl Telemetry {
                 }
             }
         });
+        self.changed();
     }
 
-    /// The current values of the exporter's own metrics, in the text format.
+    /// Marks the encoded text stale; called after each change.
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current values of the exporter's own metrics, in the text format. Its families are
+    /// in name order, as one registry would give them: `bedrock_exporter_*`, then `process_*`.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);
-        // Encoding into a Vec fails only on a family without metrics, which registries never yield.
-        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::error!(%error, "cannot encode the exporter's own metrics");
+        {
+            let mut encoded = self.encoded.lock().unwrap_or_else(PoisonError::into_inner);
+            // Read before gathering: a change during the gathering leaves the text stale.
+            let now = self.generation.load(Ordering::Acquire);
+            match &*encoded {
+                Some((at, text)) if *at == now => out.extend_from_slice(text),
+                _ => {
+                    encode_into(&self.registry, &mut out);
+                    *encoded = Some((now, out.clone()));
+                }
+            }
         }
+        encode_into(&self.process, &mut out);
         out
+    }
+}
+
+fn encode_into(registry: &Registry, out: &mut Vec<u8>) {
+    // Encoding into a Vec fails only on a family without metrics, which registries never yield.
+    if let Err(error) = TextEncoder::new().encode(&registry.gather(), out) {
+        tracing::error!(%error, "cannot encode the exporter's own metrics");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(telemetry: &Telemetry) -> String {
+        String::from_utf8(telemetry.encode()).expect("UTF-8")
+    }
+
+    fn has(text: &str, line: &str) -> bool {
+        text.lines().any(|l| l == line)
+    }
+
+    #[test]
+    fn every_change_after_an_encoding_shows_in_the_next() {
+        let telemetry = Telemetry::new().expect("registers");
+        let op = Operation::GetModelCustomizationJob;
+        let calls = "bedrock_exporter_api_requests_total{operation=\"GetModelCustomizationJob\",region=\"us-east-1\"}";
+        assert!(!text(&telemetry).contains(calls));
+        telemetry.init_region("us-east-1", &[op]);
+        assert!(has(&text(&telemetry), &format!("{calls} 0")));
+        // Encoded twice unchanged, then changed: the change is not hidden by the kept text.
+        assert_eq!(
+            text(&telemetry).lines().next(),
+            text(&telemetry).lines().next()
+        );
+        telemetry.observe_call(op, "us-east-1", 0.2, Some(ErrorKind::Throttling));
+        let after = text(&telemetry);
+        assert!(has(&after, &format!("{calls} 1")), "{after}");
+        assert!(has(&after, "bedrock_exporter_api_request_failures_total{error=\"throttling\",operation=\"GetModelCustomizationJob\",region=\"us-east-1\"} 1"), "{after}");
+        telemetry.observe_reload(false, 5.0);
+        assert!(has(
+            &text(&telemetry),
+            "bedrock_exporter_config_last_reload_successful 0"
+        ));
+        telemetry.observe_cycle(1.5, 100.0);
+        let cycled = text(&telemetry);
+        assert!(
+            has(&cycled, "bedrock_exporter_poll_duration_seconds 1.5"),
+            "{cycled}"
+        );
+        assert!(
+            has(&cycled, "bedrock_exporter_last_poll_timestamp_seconds 100"),
+            "{cycled}"
+        );
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn process_metrics_follow_the_exporters_in_name_order() {
+        let telemetry = Telemetry::new().expect("registers");
+        for _ in 0..2 {
+            let text = text(&telemetry);
+            let names: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("# TYPE "))
+                .filter_map(|l| l.split(' ').next())
+                .collect();
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(names, sorted);
+            assert!(
+                names.contains(&"process_resident_memory_bytes"),
+                "{names:?}"
+            );
+        }
     }
 }

@@ -221,6 +221,12 @@ pub async fn serve_http<T, H, F, E>(
                         continue;
                     }
                 };
+                // A response's last, short write (the own metrics after the exposition) goes
+                // out at once, not held back by Nagle's algorithm until the client's delayed
+                // acknowledgement comes (up to 40 ms a scrape on Linux).
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+                }
                 let watcher = graceful.watcher();
                 let (tls, handler, shutdown) = (tls.clone(), handler.clone(), shutdown.clone());
                 connections.spawn(async move {
