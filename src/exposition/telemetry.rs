@@ -21,8 +21,7 @@ pub struct Telemetry {
     process: Registry,
     /// Bumped after every change to a metric of `registry`.
     generation: Arc<AtomicU64>,
-    /// `registry`'s text and the generation it was encoded at.
-    encoded: Arc<Mutex<Option<(u64, Vec<u8>)>>>,
+    encoded: Arc<Mutex<Option<Encoded>>>,
     requests: IntCounterVec,
     failures: IntCounterVec,
     duration: HistogramVec,
@@ -33,6 +32,13 @@ pub struct Telemetry {
     poll_gauges: Arc<Once>,
     reload_successful: Gauge,
     reload_time: Gauge,
+}
+
+/// `Telemetry::registry`'s text, and the generation it was encoded at.
+#[derive(Debug)]
+struct Encoded {
+    generation: u64,
+    text: Vec<u8>,
 }
 
 impl Telemetry {
@@ -185,10 +191,13 @@ impl Telemetry {
             // Read before gathering: a change during the gathering leaves the text stale.
             let now = self.generation.load(Ordering::Acquire);
             match &*encoded {
-                Some((at, text)) if *at == now => out.extend_from_slice(text),
+                Some(kept) if kept.generation == now => out.extend_from_slice(&kept.text),
                 _ => {
                     encode_into(&self.registry, &mut out);
-                    *encoded = Some((now, out.clone()));
+                    *encoded = Some(Encoded {
+                        generation: now,
+                        text: out.clone(),
+                    });
                 }
             }
         }
