@@ -237,6 +237,7 @@ impl Assembler {
     /// Writes the exposition family by family: each family's header when it has lines, then
     /// its lines, resource by resource in its order: rendered for those that changed, copied
     /// from the last text for the others. Notes where each resource's lines went in `placed`.
+    /// Unchanged resources that follow each other in the last text too are copied as one run.
     fn write(
         &self,
         resources: &[&Resource],
@@ -245,43 +246,42 @@ impl Assembler {
         placed: &mut [Lines],
         out: &mut Writer,
     ) -> std::io::Result<()> {
+        // Where each unchanged resource's lines are in the last text, looked up once.
+        let kept: Vec<Option<&Lines>> = resources
+            .iter()
+            .zip(fresh)
+            .map(|(r, &fresh)| {
+                (!fresh)
+                    .then(|| self.rendered.get(&r.id).map(|kept| &kept.lines))
+                    .flatten()
+            })
+            .collect();
         let mut rendered = Vec::new();
         let mut heading = Vec::new();
         for family in (0..COUNT).filter(|f| !self.excluded[*f]) {
             heading.clear();
             header(&mut heading, family);
-            let mut headed = false;
-            let mut put = |out: &mut Writer, lines: &[u8]| -> std::io::Result<(u32, u32)> {
-                if lines.is_empty() {
-                    return Ok((0, 0));
-                }
-                if !headed {
-                    out.write(&heading)?;
-                    headed = true;
-                }
-                let start = out.position();
-                out.write(lines)?;
-                Ok((offset(start), offset(lines.len())))
+            let mut family_out = FamilyWriter {
+                out,
+                heading: &heading,
+                headed: false,
+                old: &self.text,
+                run: None,
             };
-            put(out, &discovery_lines[family])?;
+            family_out.put(&discovery_lines[family])?;
             for &position in &self.orders[&FAMILIES[family].order] {
                 let position = position as usize;
-                let resource = resources[position];
-                let lines = if fresh[position] {
-                    rendered.clear();
-                    render_family(resource, family, &mut rendered);
-                    &rendered[..]
-                } else {
-                    let (start, len) = self
-                        .rendered
-                        .get(&resource.id)
-                        .map_or((0, 0), |kept| kept.lines[family]);
-                    self.text
-                        .get(start as usize..(start + len) as usize)
-                        .unwrap_or_default()
+                placed[position][family] = match kept[position] {
+                    Some(lines) => family_out.copy(lines[family])?,
+                    None if fresh[position] => {
+                        rendered.clear();
+                        render_family(resources[position], family, &mut rendered);
+                        family_out.put(&rendered)?
+                    }
+                    None => (0, 0),
                 };
-                placed[position][family] = put(out, lines)?;
             }
+            family_out.flush()?;
         }
         Ok(())
     }
@@ -320,6 +320,69 @@ impl Assembler {
             }
         }
         lines
+    }
+}
+
+/// One family's part of a text being written: its header before its first line, and lines
+/// copied from the last text gathered into runs while they follow each other there.
+struct FamilyWriter<'a> {
+    out: &'a mut Writer,
+    heading: &'a [u8],
+    headed: bool,
+    old: &'a [u8],
+    /// A run of the last text still to be written: its start and end there.
+    run: Option<(usize, usize)>,
+}
+
+impl FamilyWriter<'_> {
+    /// Writes `lines`; returns where they went.
+    fn put(&mut self, lines: &[u8]) -> std::io::Result<(u32, u32)> {
+        if lines.is_empty() {
+            return Ok((0, 0));
+        }
+        self.flush()?;
+        self.head()?;
+        let start = self.out.position();
+        self.out.write(lines)?;
+        Ok((offset(start), offset(lines.len())))
+    }
+
+    /// Copies the lines at `(start, len)` of the last text; returns where they go.
+    fn copy(&mut self, (start, len): (u32, u32)) -> std::io::Result<(u32, u32)> {
+        let (start, end) = (start as usize, start as usize + len as usize);
+        if start == end || end > self.old.len() {
+            return Ok((0, 0));
+        }
+        self.head()?;
+        let at = match &mut self.run {
+            Some((run_start, run_end)) if *run_end == start => {
+                let at = self.out.position() + (start - *run_start);
+                *run_end = end;
+                at
+            }
+            _ => {
+                self.flush()?;
+                self.run = Some((start, end));
+                self.out.position()
+            }
+        };
+        Ok((offset(at), len))
+    }
+
+    fn head(&mut self) -> std::io::Result<()> {
+        if !self.headed {
+            self.out.write(self.heading)?;
+            self.headed = true;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending run.
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.run.take() {
+            Some((start, end)) => self.out.write(&self.old[start..end]),
+            None => Ok(()),
+        }
     }
 }
 
