@@ -18,6 +18,7 @@
 //!   into a shared snapshot; the gzip made once; the exporter's own metrics.
 //! - [`http`]: the hyper server: connections (plain or TLS), bodies sent without copying, the
 //!   endpoints, basic auth, and the web config in force, re-read when its files change.
+//! - [`heap`]: the allocator's free memory given back after each poll cycle.
 //! - [`demo`]: the simulated account `--demo` runs on.
 //! - [`logging`]: logfmt or JSON lines through `tracing`.
 //! - [`app`]: wires it all for the binary: builds the targets, runs the poller, the server and
@@ -29,5 +30,6 @@ pub mod config;
 pub mod demo;
 pub mod exposition;
 pub mod fleet;
+pub mod heap;
 pub mod http;
 pub mod logging;

@@ -373,6 +373,8 @@ impl<S: BedrockSource> Poller<S> {
             .observe_cycle(took, unix_seconds((self.clock)()));
         // Published before it is logged, so whoever reads the log line sees this snapshot served.
         self.publish();
+        // What the cycle's listings and reads freed, and the last snapshot if none holds it.
+        tokio::task::spawn_blocking(crate::heap::release_free_memory);
         let resources: usize = self.targets.iter().map(|t| t.watched.resources.len()).sum();
         let failed: usize = self
             .targets
