@@ -23,14 +23,17 @@ pub const SEND_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A stream that can send a file's bytes itself.
 pub trait SendFile {
     /// Sends up to `len` bytes of `file` from `offset`, if this stream can; `None` if it cannot
-    /// (then the caller writes the bytes as usual).
+    /// (then the caller writes the bytes as usual), which is what a stream that does not say
+    /// otherwise does.
     fn poll_send_file(
         &mut self,
-        cx: &mut Context<'_>,
-        file: std::os::fd::BorrowedFd<'_>,
-        offset: u64,
-        len: usize,
-    ) -> Option<Poll<io::Result<usize>>>;
+        _cx: &mut Context<'_>,
+        _file: std::os::fd::BorrowedFd<'_>,
+        _offset: u64,
+        _len: usize,
+    ) -> Option<Poll<io::Result<usize>>> {
+        None
+    }
 }
 
 impl SendFile for TcpStream {
@@ -61,17 +64,7 @@ impl SendFile for TcpStream {
 }
 
 /// Through TLS, bytes must be encrypted on their way out: no `sendfile`.
-impl SendFile for tokio_rustls::server::TlsStream<TcpStream> {
-    fn poll_send_file(
-        &mut self,
-        _: &mut Context<'_>,
-        _: std::os::fd::BorrowedFd<'_>,
-        _: u64,
-        _: usize,
-    ) -> Option<Poll<io::Result<usize>>> {
-        None
-    }
-}
+impl SendFile for tokio_rustls::server::TlsStream<TcpStream> {}
 
 /// The server's side of a connection.
 #[derive(Debug)]
@@ -196,17 +189,7 @@ mod tests {
     use super::*;
     use tokio::io::DuplexStream;
 
-    impl SendFile for DuplexStream {
-        fn poll_send_file(
-            &mut self,
-            _: &mut Context<'_>,
-            _: std::os::fd::BorrowedFd<'_>,
-            _: u64,
-            _: usize,
-        ) -> Option<Poll<io::Result<usize>>> {
-            None
-        }
-    }
+    impl SendFile for DuplexStream {}
 
     /// A peer that reads nothing: once the pipe is full, the write waits, and after the limit
     /// it fails instead of waiting for ever.
