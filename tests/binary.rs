@@ -306,6 +306,7 @@ async fn bad_flags_exit_2() {
         (&["--web.telemetry-path=/healthz"], "--web.telemetry-path"),
         (&["--web.telemetry-path=/readyz"], "--web.telemetry-path"),
         (&["--web.telemetry-path=/"], "--web.telemetry-path"),
+        (&["--web.telemetry-path=/-/reload"], "--web.telemetry-path"),
         (&["--web.listen-address=10025"], "--web.listen-address"),
         (&["--web.listen-address=:http"], "--web.listen-address"),
         (&["--web.listen-address=:70000"], "--web.listen-address"),
