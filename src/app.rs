@@ -186,7 +186,9 @@ impl Reloader {
         let text = std::fs::read(&self.path)
             .map_err(|error| format!("cannot read config file {}: {error}", self.path.display()))?;
         self.checksum = checksum(&text);
-        let config = Config::parse(&String::from_utf8_lossy(&text)).map_err(|problems| {
+        let text = std::str::from_utf8(&text)
+            .map_err(|error| format!("cannot read config file {}: {error}", self.path.display()))?;
+        let config = Config::parse(text).map_err(|problems| {
             problems
                 .iter()
                 .map(ToString::to_string)

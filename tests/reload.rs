@@ -219,6 +219,18 @@ async fn an_invalid_file_changes_nothing_and_says_why() {
     assert!(at.is_some(), "the last success keeps its time");
     assert_eq!(watched(&text), ["job-1"], "the config in force stays");
 
+    // Not UTF-8 (a Latin-1 name): refused as at start, not read with replacement characters.
+    let mut latin1 = jobs_config(&server.endpoint_url(), &["job-1", "job-2"]).into_bytes();
+    latin1.extend_from_slice(b"# caf\xe9\n");
+    std::fs::write(&*config, latin1).unwrap();
+    let response = post_reload(&exporter).await;
+    assert_eq!(response.status, 500);
+    assert!(
+        response.text().contains("invalid utf-8"),
+        "{}",
+        response.text()
+    );
+
     std::fs::write(&*config, jobs_config(&server.endpoint_url(), &["job-1"])).unwrap();
     assert_eq!(post_reload(&exporter).await.status, 200);
     let text = get(exporter.addr, "/metrics").await.text();

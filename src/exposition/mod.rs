@@ -251,9 +251,11 @@ impl Assembler {
             .iter()
             .zip(fresh)
             .map(|(r, &fresh)| {
-                (!fresh)
-                    .then(|| self.rendered.get(&r.id).map(|kept| &kept.lines))
-                    .flatten()
+                if fresh {
+                    None
+                } else {
+                    self.rendered.get(&r.id).map(|kept| &kept.lines)
+                }
             })
             .collect();
         let mut rendered = Vec::new();

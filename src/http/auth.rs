@@ -100,7 +100,22 @@ impl Users {
         Verdict::Allowed
     }
 
-    fn remembers(&self, key: &[u8; 32]) -> bool {
+    /// Takes over what `previous` (the users before a web config change) remembered. Each
+    /// credential is remembered with its user's hash, so a changed or removed user's is never
+    /// matched again; the others stay admitted without a new bcrypt check.
+    pub fn remember_from(&self, previous: &Users) {
+        let kept = previous
+            .remembered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        self.remembered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(kept);
+    }
+
+    pub(super) fn remembers(&self, key: &[u8; 32]) -> bool {
         self.remembered
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -132,7 +147,7 @@ fn credentials(header: &HeaderValue) -> Option<(String, Vec<u8>)> {
     Some((user, decoded[colon + 1..].to_vec()))
 }
 
-fn fingerprint(user: &str, password: &[u8], hash: &str) -> [u8; 32] {
+pub(super) fn fingerprint(user: &str, password: &[u8], hash: &str) -> [u8; 32] {
     let mut digest = Sha256::new();
     for part in [user.as_bytes(), password, hash.as_bytes()] {
         digest.update((part.len() as u64).to_le_bytes());
@@ -208,6 +223,35 @@ mod tests {
         let users = users();
         let decoy = basic("grafana", "unknown user");
         assert_eq!(users.check(Some(&decoy)).await, Verdict::Denied);
+    }
+
+    /// After a web config change, credentials that passed stay admitted while their user's hash
+    /// is the same, and only then.
+    #[tokio::test]
+    async fn remembered_credentials_outlive_a_change_that_keeps_their_hash() {
+        let old = users();
+        assert_eq!(
+            old.check(Some(&basic("prometheus", "s3cret"))).await,
+            Verdict::Allowed
+        );
+        let hash = old.hashes["prometheus"].clone();
+        let key = fingerprint("prometheus", b"s3cret", &hash);
+        let same = Users::new(BTreeMap::from([
+            ("prometheus".to_owned(), hash),
+            ("grafana".to_owned(), bcrypt::hash("other", 4).unwrap()),
+        ]))
+        .unwrap();
+        assert!(!same.remembers(&key));
+        same.remember_from(&old);
+        assert!(same.remembers(&key));
+        let rehashed = Users::new(BTreeMap::from([(
+            "prometheus".to_owned(),
+            bcrypt::hash("s3cret", 4).unwrap(),
+        )]))
+        .unwrap();
+        rehashed.remember_from(&old);
+        let new_key = fingerprint("prometheus", b"s3cret", &rehashed.hashes["prometheus"]);
+        assert!(!rehashed.remembers(&new_key));
     }
 
     /// Checks beyond the queue's bound are turned away without waiting for the hasher.

@@ -122,6 +122,11 @@ impl Security {
             Ok(active)
         }) {
             Ok(active) => {
+                if let (Some(users), Some(before)) = (&active.users, &loaded.active.users) {
+                    // A certificate renewal, a new header or user: scrapers already admitted
+                    // stay admitted without a bcrypt check each.
+                    users.remember_from(before);
+                }
                 tracing::info!(path = %path.display(), web = active.summary(), "web config reloaded");
                 *loaded = Loaded { files, active };
             }
@@ -213,4 +218,44 @@ fn read(
         summary,
     };
     Ok(Arc::new(active))
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::http::auth::{fingerprint, Verdict};
+
+    /// A change of the web config file that keeps a user's hash keeps that user's admitted
+    /// credentials: no bcrypt check for each scraper after every certificate renewal.
+    #[tokio::test]
+    async fn a_changed_web_config_keeps_admitted_credentials_of_unchanged_users() {
+        let dir = std::env::temp_dir().join(format!("bedrock-web-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("web.yml");
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let users = format!("basic_auth_users:\n  prometheus: \"{hash}\"\n");
+        std::fs::write(&path, &users).unwrap();
+        let security = Security::load(&path).unwrap();
+        let header = HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("prometheus:s3cret")
+        ))
+        .unwrap();
+        let before = security.current();
+        let admitted = before.users.as_ref().unwrap().check(Some(&header)).await;
+        assert_eq!(admitted, Verdict::Allowed);
+
+        std::fs::write(
+            &path,
+            format!("{users}http_server_config:\n  headers:\n    X-Frame-Options: deny\n"),
+        )
+        .unwrap();
+        let after = security.current();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(after.headers.len(), 1, "the changed file is in force");
+        let key = fingerprint("prometheus", b"s3cret", &hash);
+        assert!(after.users.as_ref().unwrap().remembers(&key));
+    }
 }
