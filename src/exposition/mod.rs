@@ -7,7 +7,8 @@
 //!   resource that did not change is copied from the last buffer, not rendered again.
 //! - [`snapshot`]: an assembled exposition as shared bytes, with its gzip made once.
 //! - [`gzip`]: that gzip as the open start of one member, which each scrape closes.
-//! - [`telemetry`]: the exporter's own metrics (the `prometheus` crate), encoded per scrape.
+//! - [`telemetry`]: the exporter's own metrics (the `prometheus` crate), encoded again only
+//!   after one changed; the process metrics at every scrape.
 
 pub mod families;
 pub mod gzip;
