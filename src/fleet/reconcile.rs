@@ -61,11 +61,19 @@ pub fn reconcile(
     role_account: &str,
     claimed: &dyn Fn(&str) -> bool,
 ) -> Reconciled {
-    let mut listed: HashMap<String, Record> = listing
+    // The summaries stay where the listing put them; the map holds only their places, so that
+    // it stays small however large a record is (it is most of a listing's memory otherwise).
+    let mut listing: Vec<Option<Record>> = listing
         .into_iter()
         .filter(|r| r.kind() == kind)
-        .filter_map(|r| Some((r.arn()?.to_owned(), r)))
+        .map(Some)
         .collect();
+    let mut listed: HashMap<String, usize> = HashMap::with_capacity(listing.len());
+    for (place, summary) in listing.iter().enumerate() {
+        if let Some(arn) = summary.as_ref().and_then(Record::arn) {
+            listed.insert(arn.to_owned(), place);
+        }
+    }
     let mut outcome = Reconciled::default();
 
     let unknown_arn = set
@@ -75,7 +83,10 @@ pub fn reconcile(
     let by_name: HashMap<String, String> = if unknown_arn {
         listed
             .iter()
-            .filter_map(|(arn, r)| Some((r.name()?.to_owned(), arn.clone())))
+            .filter_map(|(arn, &place)| {
+                let name = listing[place].as_ref()?.name()?;
+                Some((name.to_owned(), arn.clone()))
+            })
             .collect()
     } else {
         HashMap::new()
@@ -89,7 +100,10 @@ pub fn reconcile(
             .arn
             .clone()
             .or_else(|| by_name.get(&resource.identifier).cloned());
-        let summary = arn.as_ref().and_then(|arn| listed.remove(arn));
+        let summary = arn
+            .as_ref()
+            .and_then(|arn| listed.remove(arn))
+            .and_then(|place| listing[place].take());
         match (summary, resource.origin) {
             (Some(summary), _) => {
                 if resource.arn.is_none() {
@@ -111,7 +125,10 @@ pub fn reconcile(
         }
     });
 
-    for (arn, summary) in listed {
+    for (arn, place) in listed {
+        let Some(summary) = listing[place].take() else {
+            continue;
+        };
         if claimed(&arn) {
             continue;
         }
