@@ -208,14 +208,8 @@ fn list_requests(text: &str) -> f64 {
 fn watched_jobs(text: &str) -> BTreeSet<String> {
     series(text, "bedrock_exporter_target_up")
         .iter()
-        .filter(|l| l.contains(r#"kind="job""#))
-        .filter_map(|l| {
-            l.split("identifier=\"")
-                .nth(1)?
-                .split('"')
-                .next()
-                .map(str::to_owned)
-        })
+        .filter(|l| label(l, "kind") == Some("job"))
+        .filter_map(|l| label(l, "identifier").map(str::to_owned))
         .collect()
 }
 

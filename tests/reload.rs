@@ -34,13 +34,7 @@ async fn simulator() -> (
 fn watched(text: &str) -> Vec<String> {
     series(text, "bedrock_exporter_target_up")
         .iter()
-        .filter_map(|l| {
-            l.split("identifier=\"")
-                .nth(1)?
-                .split('"')
-                .next()
-                .map(str::to_owned)
-        })
+        .filter_map(|l| label(l, "identifier").map(str::to_owned))
         .collect()
 }
 

@@ -355,6 +355,11 @@ pub fn series<'a>(exposition: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The value of label `name` in a series line, if it has one.
+pub fn label<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split(&format!("{name}=\"")).nth(1)?.split('"').next()
+}
+
 /// Compares `text` with the golden file at `relative` (from the crate root), showing the lines
 /// that differ. `UPDATE_GOLDEN=1` rewrites the file instead.
 pub fn assert_golden(text: &str, relative: &str) {
