@@ -64,8 +64,7 @@ async fn readiness_follows_the_first_cycle() {
         ),
         Some(1.25)
     );
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -188,8 +187,7 @@ async fn endpoints_methods_and_encodings() {
     );
     assert!(!html.contains("<script>"), "{html}");
 
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -486,8 +484,7 @@ async fn a_custom_telemetry_path_and_garbage_requests() {
     assert_eq!(get(addr, "/healthz").await.status, 200);
     assert_eq!(get(addr, "/internal/metrics").await.status, 200);
 
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -658,7 +655,6 @@ async fn discovered_jobs_come_and_go_without_a_restart() {
     assert_eq!(job_lines(&text, "job-1"), 0, "{text}");
     assert!(job_lines(&text, "job-2") > 10, "{text}");
 
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }

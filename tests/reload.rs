@@ -117,8 +117,7 @@ async fn a_post_reload_takes_a_new_config_and_keeps_what_stays() {
         assert_eq!(refused.status, 405, "{method}");
         assert_eq!(refused.header("Allow"), Some("POST"));
     }
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -139,8 +138,7 @@ async fn sighup_reloads_the_config() {
     exporter.wait_for_log("poll cycle finished").await;
     let text = get(exporter.addr, "/metrics").await.text();
     assert_eq!(watched(&text), ["job-1", "job-2"]);
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -178,8 +176,7 @@ async fn a_changed_file_is_reloaded_across_a_configmap_symlink_swap() {
     exporter.wait_for_log("poll cycle finished").await;
     let text = get(exporter.addr, "/metrics").await.text();
     assert_eq!(watched(&text), ["job-1", "job-2"]);
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -229,8 +226,7 @@ async fn an_invalid_file_changes_nothing_and_says_why() {
     assert_eq!(post_reload(&exporter).await.status, 200);
     let text = get(exporter.addr, "/metrics").await.text();
     assert_eq!(reload_gauges(&text).0, Some(1.0));
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -261,8 +257,7 @@ async fn a_reload_during_a_cycle_takes_effect_from_the_next() {
     let text = get(exporter.addr, "/metrics").await.text();
     assert_eq!(watched(&text), ["job-1", "job-2"]);
     assert_eq!(sim.calls_for("job-2"), 1);
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }
 
@@ -280,8 +275,7 @@ async fn the_demo_ignores_reloads() {
     exporter
         .wait_for_log("SIGHUP received; reload ignored")
         .await;
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
 }
 
 /// A directory removed when dropped.
@@ -340,7 +334,6 @@ async fn a_target_that_stays_keeps_its_assumed_credentials() {
         [role],
         "the role's credentials were kept"
     );
-    exporter.terminate().await;
-    assert_eq!(exporter.finish().await.0, Some(0));
+    exporter.stop().await;
     server.shutdown().await;
 }

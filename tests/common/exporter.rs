@@ -140,6 +140,12 @@ impl Exporter {
         assert!(status.success());
     }
 
+    /// Sends SIGTERM and requires a clean exit (0).
+    pub async fn stop(self) {
+        self.terminate().await;
+        assert_eq!(self.finish().await.0, Some(0));
+    }
+
     /// Reads the rest of the log and waits for the exit code.
     pub async fn finish(mut self) -> (Option<i32>, Vec<String>) {
         let mut rest = Vec::new();
