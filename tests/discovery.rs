@@ -355,12 +355,7 @@ async fn a_targets_listings_take_one_call_at_a_time() {
         &[],
         Telemetry::new().unwrap(),
     );
-    let mut snapshots = poller.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(poller.run(shutdown.clone()));
-    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
-    shutdown.cancel();
-    task.await.unwrap();
+    run_cycles(poller, 1).await;
     // The first cycle's calls (the next cycle is due as the first ends).
     let started: Vec<(Operation, u64)> = sim
         .calls()

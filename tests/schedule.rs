@@ -120,12 +120,7 @@ async fn cycles_never_overlap() {
     sim.inject(None, Fault::Delay(Duration::from_secs(90)));
     let start = Instant::now();
     let poller = poller(&sim, &["run-1"], &[], 4);
-    let mut snapshots = poller.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(poller.run(shutdown.clone()));
-    snapshots.wait_for(|s| s.cycles >= 3).await.unwrap();
-    shutdown.cancel();
-    task.await.unwrap();
+    run_cycles(poller, 3).await;
     // Each cycle starts once the last one ended: never two reads of run-1 in flight.
     assert_eq!(read_times(&sim, "run-1", start, 180), [0, 90, 180]);
 }
@@ -140,12 +135,7 @@ async fn calls_in_flight_are_bounded_by_concurrency() {
     sim.inject(None, Fault::Delay(Duration::from_secs(30)));
     let start = Instant::now();
     let poller = poller(&sim, &names, &[], 2);
-    let mut snapshots = poller.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(poller.run(shutdown.clone()));
-    snapshots.wait_for(|s| s.cycles >= 1).await.unwrap();
-    shutdown.cancel();
-    task.await.unwrap();
+    run_cycles(poller, 1).await;
     // Two at a time: the third and fourth start when the first two end, the fifth after those.
     let mut started: Vec<u64> = names
         .iter()

@@ -355,6 +355,16 @@ pub fn series<'a>(exposition: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Runs `poller` until it has finished `cycles` poll cycles, then stops it.
+pub async fn run_cycles<S: BedrockSource>(poller: Poller<S>, cycles: u64) {
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+    snapshots.wait_for(|s| s.cycles >= cycles).await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
 /// The value of label `name` in a series line, if it has one.
 pub fn label<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     line.split(&format!("{name}=\"")).nth(1)?.split('"').next()
