@@ -346,7 +346,7 @@ pub struct Web {
 
 /// Runs the poller, the server and the reloader until `shutdown` is cancelled, then waits for
 /// them all.
-pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
+pub async fn run<S: crate::bedrock::BedrockSource>(
     listener: TcpListener,
     poller: Poller<S>,
     telemetry: Telemetry,
@@ -379,11 +379,16 @@ pub async fn run<S: crate::bedrock::BedrockSource + 'static>(
             Reloads::Ignored => ignore_reloads(received, hangups, shutdown.clone()).await,
         }
     };
+    // The poller on a task of its own: its assembly and reconcile never hold up the task that
+    // accepts connections.
+    let polling = tokio::spawn(poller.run(shutdown.clone()));
     tokio::join!(
-        poller.run(shutdown.clone()),
         serve(listener, state, security, shutdown.clone()),
-        reloading,
+        reloading
     );
+    if let Err(error) = polling.await {
+        tracing::error!(%error, "the poller ended abnormally");
+    }
 }
 
 #[cfg(test)]

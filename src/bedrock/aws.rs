@@ -24,10 +24,17 @@ use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_smithy_types::error::ErrorMetadata;
 
-use futures_util::{stream, Stream, StreamExt};
+use aws_sdk_bedrock::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, InterceptorContext,
+};
+use aws_sdk_bedrock::config::retry::{ClassifyRetry, RetryAction};
+use aws_sdk_bedrock::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::body::SdkBody;
+use http_body_util::{LengthLimitError, Limited};
 
+use crate::bedrock::boundary::BODY_MAX;
 use crate::bedrock::{
-    BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Record,
+    BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Page, Record,
     StatusDetails, LIST_PAGE_MAX,
 };
 use crate::config::Target;
@@ -117,6 +124,8 @@ impl AwsSource {
         let region = Region::new(region_of(base, target)?);
         let mut builder = aws_sdk_bedrock::config::Builder::from(base)
             .region(region.clone())
+            .interceptor(BodyLimit)
+            .retry_classifier(NoRetryWhenTooLarge)
             .retry_config(settings.retry.clone())
             .timeout_config(
                 TimeoutConfig::builder()
@@ -177,56 +186,57 @@ impl BedrockSource for AwsSource {
         }
     }
 
-    fn list(
+    async fn list_page(
         &self,
-        query: ListQuery,
-    ) -> impl Stream<Item = Result<Vec<Record>, FetchError>> + Send + 'static {
+        query: &ListQuery,
+        next_token: Option<String>,
+    ) -> Result<Page, FetchError> {
         let time = |t: Option<f64>| t.map(DateTime::from_secs_f64);
         let page_size = LIST_PAGE_MAX as i32;
         match query.kind {
             Kind::Job => {
-                let mut pages = self
+                let page = self
                     .client
                     .list_model_customization_jobs()
-                    .set_name_contains(query.name_contains)
+                    .set_name_contains(query.name_contains.clone())
                     .set_creation_time_after(time(query.created_after))
                     .set_creation_time_before(time(query.created_before))
                     .set_status_equals(query.status.as_deref().map(FineTuningJobStatus::from))
-                    .into_paginator()
-                    .page_size(page_size)
-                    .send();
-                stream::poll_fn(move |cx| pages.poll_next(cx))
-                    .map(|page| {
-                        let page = page.map_err(fetch_error)?;
-                        Ok(page
-                            .model_customization_job_summaries()
-                            .iter()
-                            .map(|s| Record::Job(job_summary(s)))
-                            .collect())
-                    })
-                    .boxed()
+                    .max_results(page_size)
+                    .set_next_token(next_token)
+                    .send()
+                    .await
+                    .map_err(fetch_error)?;
+                Ok(Page {
+                    records: page
+                        .model_customization_job_summaries()
+                        .iter()
+                        .map(|s| Record::Job(job_summary(s)))
+                        .collect(),
+                    next_token: page.next_token,
+                })
             }
             Kind::Model => {
-                let mut pages = self
+                let page = self
                     .client
                     .list_custom_models()
-                    .set_name_contains(query.name_contains)
+                    .set_name_contains(query.name_contains.clone())
                     .set_creation_time_after(time(query.created_after))
                     .set_creation_time_before(time(query.created_before))
-                    .set_base_model_arn_equals(query.base_model)
-                    .into_paginator()
-                    .page_size(page_size)
-                    .send();
-                stream::poll_fn(move |cx| pages.poll_next(cx))
-                    .map(|page| {
-                        let page = page.map_err(fetch_error)?;
-                        Ok(page
-                            .model_summaries()
-                            .iter()
-                            .map(|s| Record::Model(model_summary(s)))
-                            .collect())
-                    })
-                    .boxed()
+                    .set_base_model_arn_equals(query.base_model.clone())
+                    .max_results(page_size)
+                    .set_next_token(next_token)
+                    .send()
+                    .await
+                    .map_err(fetch_error)?;
+                Ok(Page {
+                    records: page
+                        .model_summaries()
+                        .iter()
+                        .map(|s| Record::Model(model_summary(s)))
+                        .collect(),
+                    next_token: page.next_token,
+                })
             }
         }
     }
@@ -371,23 +381,84 @@ fn hyper_parameters(params: Option<&HashMap<String, String>>) -> BTreeMap<String
         .unwrap_or_default()
 }
 
-/// Classifies an SDK failure by the cause of its last attempt, with a one-line message.
+/// Caps every response body at [`BODY_MAX`] while it is read: the SDK reads a body whole
+/// before parsing it, so a larger one is refused part-way, never held.
+#[derive(Debug)]
+struct BodyLimit;
+
+impl Intercept for BodyLimit {
+    fn name(&self) -> &'static str {
+        "BodyLimit"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_bedrock::error::BoxError> {
+        let body = context.response_mut().take_body();
+        *context.response_mut().body_mut() = SdkBody::from_body_1_x(Limited::new(body, BODY_MAX));
+        Ok(())
+    }
+}
+
+/// A body refused for its size would be as large again: no retry.
+#[derive(Debug)]
+struct NoRetryWhenTooLarge;
+
+impl ClassifyRetry for NoRetryWhenTooLarge {
+    fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
+        match context.output_or_error() {
+            Some(Err(error)) if caused_by::<LengthLimitError>(error) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "NoRetryWhenTooLarge"
+    }
+}
+
+/// Whether `error` or one of its sources is an `E`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.downcast_ref::<E>().is_some() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Classifies an SDK failure by the cause of its last attempt, with its message (which the
+/// poller passes through [`crate::bedrock::boundary`] before keeping it).
 fn fetch_error<E>(err: SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if caused_by::<LengthLimitError>(&err) {
+        return FetchError::too_large();
+    }
     if let SdkError::ServiceError(service) = &err {
         let e = service.err();
-        let kind = ErrorKind::from_service_error(e.code(), service.raw().status().as_u16());
+        let status = service.raw().status().as_u16();
+        let kind = ErrorKind::from_service_error(e.code(), status);
         let message = match (e.code(), e.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_owned(),
-            _ => format!(
-                "HTTP {} without an error code",
-                service.raw().status().as_u16()
-            ),
+            // No code: a body the SDK could not parse (the cause says which field and value),
+            // or an error page that is not AWS's.
+            _ => match e.source() {
+                Some(cause) => format!(
+                    "HTTP {status}: the answer could not be read: {}",
+                    error_chain(cause)
+                ),
+                None => format!("HTTP {status} without an error code"),
+            },
         };
-        return FetchError::new(kind, one_line(&message));
+        return FetchError::new(kind, message);
     }
     let kind = match &err {
         // Credentials are resolved inside the attempt, so their failure arrives as a dispatch
@@ -422,10 +493,7 @@ fn is_credentials_failure(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Longest message kept from an error chain: enough for the cause, not a dump.
-const MESSAGE_MAX: usize = 400;
-
-/// The messages of an error and its sources on one line, joined by ": ", each once.
+/// The messages of an error and its sources, joined by ": ", each once.
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
@@ -445,14 +513,5 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         next = e.source();
     }
-    one_line(&parts.join(": "))
-}
-
-/// Folds whitespace runs (newlines included) to one space and cuts to [`MESSAGE_MAX`] characters.
-fn one_line(text: &str) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match folded.char_indices().nth(MESSAGE_MAX) {
-        Some((cut, _)) => format!("{}…", &folded[..cut]),
-        None => folded,
-    }
+    parts.join(": ")
 }

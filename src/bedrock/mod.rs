@@ -6,13 +6,12 @@
 //! records over HTTP, for the SDK).
 
 pub mod aws;
+pub mod boundary;
 pub mod simulator;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-
-use futures_util::Stream;
 
 /// One `GetModelCustomizationJob` response. Every field may be absent, as in the API.
 ///
@@ -340,10 +339,11 @@ impl ErrorKind {
         }
     }
 
-    /// Classifies a service error by its error code first. The HTTP status counts only when the
-    /// code is missing or unknown, and then only where it cannot mislead: a 404 without
+    /// Classifies a service error by its error code. The HTTP status counts only when the code
+    /// is missing or unknown, and then only a 5xx (`internal`): a 404 without
     /// `ResourceNotFoundException` comes from a wrong endpoint or a proxy, not from Bedrock saying
-    /// the job is gone, so it is `other` (and the job's last values stay).
+    /// the job is gone, so it is `other` (and the job's last values stay); a 403 or 429 page
+    /// without a code is a proxy's, not an IAM refusal or a throttle.
     pub fn from_service_error(code: Option<&str>, http_status: u16) -> ErrorKind {
         match code {
             Some(
@@ -376,9 +376,9 @@ impl ErrorKind {
             }
             _ => {}
         }
+        // A 403 or 429 without a known code is a proxy's or a gateway's page, not AWS refusing:
+        // only a 5xx says something without its code.
         match http_status {
-            429 => ErrorKind::Throttling,
-            403 => ErrorKind::AccessDenied,
             500..=599 => ErrorKind::Internal,
             _ => ErrorKind::Other,
         }
@@ -397,6 +397,8 @@ impl fmt::Display for ErrorKind {
 pub struct FetchError {
     kind: ErrorKind,
     message: String,
+    /// The response was refused for its size ([`boundary::BODY_MAX`]).
+    too_large: bool,
 }
 
 impl FetchError {
@@ -404,7 +406,27 @@ impl FetchError {
         FetchError {
             kind,
             message: message.into(),
+            too_large: false,
         }
+    }
+
+    /// A response refused while it was read, for being over [`boundary::BODY_MAX`].
+    pub fn too_large() -> Self {
+        FetchError {
+            too_large: true,
+            ..FetchError::new(
+                ErrorKind::Other,
+                format!(
+                    "response too large: over {} MiB, refused while it was read",
+                    boundary::BODY_MAX >> 20
+                ),
+            )
+        }
+    }
+
+    /// Whether the response was refused for its size.
+    pub fn is_too_large(&self) -> bool {
+        self.too_large
     }
 
     /// The error kind, for the `error` label.
@@ -451,8 +473,18 @@ impl ListQuery {
 /// The most entries a List page may hold (`MaxResults`); listings ask for full pages.
 pub const LIST_PAGE_MAX: usize = 1000;
 
+/// One page of a listing: its summaries, and the token of the next page if there is one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub records: Vec<Record>,
+    pub next_token: Option<String>,
+}
+
 /// Reads jobs and models of one target (one account and region). Cheap to clone: clones share
 /// their connections and credential caches.
+///
+/// What it returns comes from outside: the poller passes every result through [`boundary`]
+/// before anything else sees it.
 pub trait BedrockSource: Clone + Send + Sync + 'static {
     /// `GetModelCustomizationJob` or `GetCustomModel` for a name or ARN.
     fn get(
@@ -461,12 +493,14 @@ pub trait BedrockSource: Clone + Send + Sync + 'static {
         identifier: &str,
     ) -> impl Future<Output = Result<Record, FetchError>> + Send;
 
-    /// `ListModelCustomizationJobs` or `ListCustomModels`: each item one page of summaries, each
-    /// page one call. The stream ends after the last page, or after the first error.
-    fn list(
+    /// One page of `ListModelCustomizationJobs` or `ListCustomModels` (one call, full pages),
+    /// from `next_token` (the first page without one). The caller follows the tokens, so that
+    /// it can bound a listing.
+    fn list_page(
         &self,
-        query: ListQuery,
-    ) -> impl Stream<Item = Result<Vec<Record>, FetchError>> + Send + 'static;
+        query: &ListQuery,
+        next_token: Option<String>,
+    ) -> impl Future<Output = Result<Page, FetchError>> + Send;
 }
 
 /// The account ID field of an ARN (`arn:partition:service:region:account:resource`).
@@ -506,7 +540,9 @@ mod tests {
             (Some("InternalServerException"), 400, Internal),
             (Some("UnrecognizedClientException"), 403, Credentials),
             (Some("ExpiredTokenException"), 400, Credentials),
-            (Some("SomethingNew"), 429, Throttling),
+            (Some("SomethingNew"), 429, Other),
+            (None, 429, Other),
+            (None, 403, Other),
             (None, 404, Other),
             (Some("UnknownOperationException"), 404, Other),
             (None, 400, Other),

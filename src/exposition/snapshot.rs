@@ -19,8 +19,11 @@ pub struct Snapshot {
     pub resources: Vec<Arc<ResourceView>>,
     /// Every discovery.
     pub discoveries: Vec<DiscoverySeries>,
-    /// Poll cycles finished so far; 0 until the first one ends.
+    /// Poll cycles finished so far, by all targets; 0 until the first one ends.
     pub cycles: u64,
+    /// From when `/readyz` answers 200: once every target has finished its first cycle, or has
+    /// spent `interval` in it. `None`: not before some target has started.
+    pub ready_at: Option<tokio::time::Instant>,
     /// `text` compressed as the open start of a gzip member, once some scrape asked for it;
     /// `None` inside if that failed.
     gzip: OnceCell<Option<Opened>>,
@@ -38,8 +41,22 @@ impl Snapshot {
             resources,
             discoveries,
             cycles,
+            ready_at: None,
             gzip: OnceCell::new(),
         }
+    }
+
+    /// This snapshot, ready from `at` on.
+    pub fn ready_from(self, at: Option<tokio::time::Instant>) -> Snapshot {
+        Snapshot {
+            ready_at: at,
+            ..self
+        }
+    }
+
+    /// Whether `/readyz` answers 200 at `now`.
+    pub fn is_ready(&self, now: tokio::time::Instant) -> bool {
+        self.ready_at.is_some_and(|at| at <= now)
     }
 
     /// `text` compressed as the start of a gzip member (see [`gzip`]), on a blocking thread the

@@ -25,6 +25,8 @@ pub struct Telemetry {
     requests: IntCounterVec,
     failures: IntCounterVec,
     duration: HistogramVec,
+    capped: IntCounterVec,
+    target_poll_duration: GaugeVec,
     poll_duration: Gauge,
     last_poll: Gauge,
     /// Registers the poll gauges at the first cycle's end: before it they have no value, and
@@ -32,6 +34,29 @@ pub struct Telemetry {
     poll_gauges: Arc<Once>,
     reload_successful: Gauge,
     reload_time: Gauge,
+}
+
+/// A limit a response was cut to, as the `cap` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// A body over the size limit, refused while read.
+    Body,
+    /// Series left out: hyperparameters, validators, summaries past a page.
+    Series,
+    /// A message or field cut to its length.
+    Message,
+}
+
+impl Cap {
+    pub const ALL: [Cap; 3] = [Cap::Body, Cap::Series, Cap::Message];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cap::Body => "body",
+            Cap::Series => "series",
+            Cap::Message => "message",
+        }
+    }
 }
 
 /// `Telemetry::registry`'s text, and the generation it was encoded at.
@@ -78,13 +103,27 @@ impl Telemetry {
             .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
             &["operation", "region"],
         )?;
+        let capped = IntCounterVec::new(
+            Opts::new(
+                "bedrock_exporter_capped_total",
+                "Responses cut to a limit: a body over 8 MiB refused, series left out (hyperparameters, validators, summaries), a message cut to length.",
+            ),
+            &["operation", "cap"],
+        )?;
+        let target_poll_duration = GaugeVec::new(
+            Opts::new(
+                "bedrock_exporter_target_poll_duration_seconds",
+                "Duration of the target's last poll cycle.",
+            ),
+            &["account_id", "region"],
+        )?;
         let poll_duration = Gauge::new(
             "bedrock_exporter_poll_duration_seconds",
-            "Duration of the last poll cycle.",
+            "Duration of the longest of the targets' last poll cycles.",
         )?;
         let last_poll = Gauge::new(
             "bedrock_exporter_last_poll_timestamp_seconds",
-            "End of the last poll cycle, in seconds since the Unix epoch.",
+            "End of the oldest of the targets' last poll cycles, in seconds since the Unix epoch.",
         )?;
         let reload_successful = Gauge::new(
             "bedrock_exporter_config_last_reload_successful",
@@ -100,6 +139,8 @@ impl Telemetry {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(capped.clone()))?;
+        registry.register(Box::new(target_poll_duration.clone()))?;
         let process = Registry::new();
         #[cfg(target_os = "linux")]
         process.register(Box::new(
@@ -113,6 +154,8 @@ impl Telemetry {
             requests,
             failures,
             duration,
+            capped,
+            target_poll_duration,
             poll_duration,
             last_poll,
             poll_gauges: Arc::new(Once::new()),
@@ -163,7 +206,42 @@ impl Telemetry {
         self.changed();
     }
 
-    /// Records the end of a poll cycle.
+    /// Creates the capped counters of `operations` at zero.
+    pub fn init_caps(&self, operations: &[Operation]) {
+        for &op in operations {
+            for cap in Cap::ALL {
+                self.capped.with_label_values(&[op.as_str(), cap.as_str()]);
+            }
+        }
+        self.changed();
+    }
+
+    /// Counts a response of `op` cut to the limit `cap`.
+    pub fn observe_capped(&self, op: Operation, cap: Cap) {
+        self.capped
+            .with_label_values(&[op.as_str(), cap.as_str()])
+            .inc();
+        self.changed();
+    }
+
+    /// Records the length of a target's last cycle.
+    pub fn observe_target_cycle(&self, account: &str, region: &str, seconds: f64) {
+        self.target_poll_duration
+            .with_label_values(&[account, region])
+            .set(seconds);
+        self.changed();
+    }
+
+    /// Drops a target's cycle length (the target is gone, or is labelled anew).
+    pub fn forget_target(&self, account: &str, region: &str) {
+        let _ = self
+            .target_poll_duration
+            .remove_label_values(&[account, region]);
+        self.changed();
+    }
+
+    /// Records the longest of the targets' last cycles and the end of the oldest (Unix time),
+    /// once every target has finished one.
     pub fn observe_cycle(&self, seconds: f64, ended_at: f64) {
         self.poll_duration.set(seconds);
         self.last_poll.set(ended_at);

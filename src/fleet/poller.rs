@@ -1,11 +1,12 @@
-//! The poller: one task that owns every target's watched set. Each cycle lists what discovery
-//! finds, reads what is due (a target's calls bounded by its `concurrency`, each by its own
-//! timeout), and publishes a [`Snapshot`], also every [`PUBLISH_EVERY`] while a cycle runs.
+//! The poller: one task that owns every target's watched set. Each target runs its own cycles:
+//! it lists what its discovery finds, reads what is due (bounded by `concurrency`, each call by
+//! its own timeout), and ends; its next cycle starts when something of it is due again. A
+//! target whose calls hang delays no other target's cycles, publishing or readiness. Snapshots
+//! are published when a target's cycle ends, and every [`PUBLISH_EVERY`] while any runs.
 //!
 //! Calls run as futures that own what they need and hand back their results, which this task
-//! applies as they arrive: the watched set is only ever touched here, so it needs no locks, and
-//! a snapshot can be taken mid-cycle. Cycles never overlap: after one ends the poller sleeps
-//! until the earliest read or listing is due again.
+//! applies as they arrive: the watched sets are only ever touched here, so they need no locks,
+//! and a snapshot can be taken at any time. Every result passes [`boundary`] first.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -19,9 +20,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::reconcile::{queries, reconcile};
-use super::{due_after, DiscoveryState, Key, Resource, Schedule, TargetKey, WatchedSet};
-use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Record};
+use super::{due_after, DiscoveryState, Key, Origin, Resource, Schedule, TargetKey, WatchedSet};
+use crate::bedrock::boundary::{self, Capped};
+use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Operation, Record};
 use crate::config::{self, role_account};
+use crate::exposition::telemetry::Cap;
 use crate::exposition::{Assembler, DiscoverySeries, Snapshot, Telemetry};
 
 /// How much longer than `request_timeout` the poller waits for a call before abandoning it. The
@@ -32,12 +35,20 @@ pub const READ_GRACE: Duration = Duration::from_secs(1);
 /// While a cycle runs, what it has read so far is published at least this often.
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(5);
 
+/// A listing fails after this many pages (of all its queries together).
+pub const LIST_PAGES_MAX: usize = 1000;
+
+/// A listing fails when it has not finished after this long.
+pub const LIST_TIME_MAX: Duration = Duration::from_secs(600);
+
 /// The wall clock, for success and poll timestamps and discovery windows; tests fix it.
 pub type Clock = fn() -> SystemTime;
 
 /// One account and region: its source, what it watches and what it discovers.
 #[derive(Debug)]
 pub struct PolledTarget<S> {
+    /// Unique for the life of the process: results of calls name their target by it.
+    id: u64,
     source: S,
     /// What identifies it across reloads.
     key: TargetKey,
@@ -45,6 +56,32 @@ pub struct PolledTarget<S> {
     role_account: String,
     watched: WatchedSet,
     discoveries: Vec<DiscoveryState>,
+    /// The cycle in progress.
+    cycle: Option<Cycle>,
+    /// When its next cycle starts: the earliest read or listing due. Kept up to date after
+    /// each cycle and reload, not searched for at every wake-up.
+    next_cycle: Instant,
+    /// When its first cycle started; `None` before.
+    first_started: Option<Instant>,
+    /// Its last finished cycle: how long it took, when it ended (Unix time), and the
+    /// `account_id` its length was labelled with.
+    last_cycle: Option<(f64, f64, String)>,
+}
+
+/// A target's cycle in progress.
+#[derive(Debug)]
+struct Cycle {
+    start: Instant,
+    /// Whether it reads every resource, due or not.
+    everything: bool,
+    /// Whether its listings are in flight (reads wait for them: they decide what is due).
+    listing: bool,
+    /// What is left to read.
+    queue: VecDeque<Key>,
+    /// Reads in flight.
+    active: usize,
+    /// Whether a listing or read of this cycle failed.
+    failed: bool,
 }
 
 impl<S: BedrockSource> PolledTarget<S> {
@@ -68,13 +105,40 @@ impl<S: BedrockSource> PolledTarget<S> {
             })
             .collect();
         PolledTarget {
+            id: next_target_id(),
             source,
             key: TargetKey::of(region, config),
             region: region.to_owned(),
             role_account,
             watched,
             discoveries,
+            cycle: None,
+            next_cycle: now,
+            first_started: None,
+            last_cycle: None,
         }
+    }
+
+    /// The earliest read or listing due, if any is.
+    fn next_due(&self) -> Option<Instant> {
+        let reads = self.watched.resources.values().filter_map(|r| r.next_due);
+        reads
+            .chain(self.discoveries.iter().map(|d| d.next_due))
+            .min()
+    }
+
+    /// The `account_id` of its own series: its role's account, else the first its resources
+    /// or listings named.
+    fn account(&self) -> &str {
+        if !self.role_account.is_empty() {
+            return &self.role_account;
+        }
+        let listed = self.discoveries.iter().map(|d| d.account.as_str());
+        let read = self.watched.resources.values().map(|r| r.account.as_str());
+        listed
+            .chain(read)
+            .find(|a| !a.is_empty())
+            .unwrap_or_default()
     }
 
     /// Takes a reloaded config of the same target: identifiers and discoveries that stay keep
@@ -111,7 +175,7 @@ impl<S: BedrockSource> PolledTarget<S> {
     }
 
     /// The operations this target calls: both Gets, and the List of each discovered kind.
-    fn operations(&self) -> Vec<crate::bedrock::Operation> {
+    fn operations(&self) -> Vec<Operation> {
         Kind::ALL
             .into_iter()
             .map(Kind::get_operation)
@@ -125,15 +189,25 @@ impl<S: BedrockSource> PolledTarget<S> {
 #[allow(clippy::large_enum_variant)]
 enum Done {
     Listed {
-        target: usize,
+        target: u64,
         results: Vec<(Kind, Result<Vec<Record>, FetchError>)>,
     },
     Read {
-        target: usize,
+        target: u64,
         key: Key,
         result: Result<Record, FetchError>,
         at: f64,
     },
+}
+
+/// What wakes the poller. One at a time, handled at once: the size of `Done` costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Event<S> {
+    Stop,
+    Done(Done),
+    Update(Reconfig<S>),
+    /// A target's next cycle, or a publication, is due.
+    Due,
 }
 
 /// A running poller's new config (a reload): every target with its source, and the settings.
@@ -153,8 +227,10 @@ pub struct NewTarget<S> {
     pub config: config::Target,
 }
 
+/// Calls in flight, of every target.
+type Work = FuturesUnordered<BoxFuture<'static, Done>>;
+
 /// Lists, reads on schedule, and publishes snapshots.
-#[derive(Debug)]
 pub struct Poller<S> {
     targets: Vec<PolledTarget<S>>,
     schedule: Schedule,
@@ -162,10 +238,26 @@ pub struct Poller<S> {
     snapshot: watch::Sender<Arc<Snapshot>>,
     /// Keeps each resource's lines between snapshots, so only what changed is rendered.
     assembler: Assembler,
+    /// Cycles finished, by all targets.
     cycles: u64,
     clock: Clock,
-    /// Reloaded configs, applied between cycles.
+    /// Reloaded configs, applied as they come.
     updates: Option<mpsc::UnboundedReceiver<Reconfig<S>>>,
+    work: Work,
+    /// When the last snapshot was published.
+    published: Instant,
+    /// Whether every target has been ready once; a reload adding a target does not undo it.
+    ready: bool,
+}
+
+impl<S> std::fmt::Debug for Poller<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller")
+            .field("targets", &self.targets.len())
+            .field("cycles", &self.cycles)
+            .field("in_flight", &self.work.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: BedrockSource> Poller<S> {
@@ -179,6 +271,7 @@ impl<S: BedrockSource> Poller<S> {
         for target in &targets {
             telemetry.init_region(&target.region, &target.operations());
         }
+        telemetry.init_caps(&Operation::ALL);
         let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
         Poller {
             targets,
@@ -189,18 +282,23 @@ impl<S: BedrockSource> Poller<S> {
             cycles: 0,
             clock: SystemTime::now,
             updates: None,
+            work: FuturesUnordered::new(),
+            published: Instant::now(),
+            ready: false,
         }
     }
 
-    /// Takes reloaded configs from `updates`, each applied once the cycle in progress ends.
+    /// Takes reloaded configs from `updates`, each applied as it comes: every target takes it
+    /// from its next cycle.
     pub fn with_updates(mut self, updates: mpsc::UnboundedReceiver<Reconfig<S>>) -> Self {
         self.updates = Some(updates);
         self
     }
 
     /// Applies a reloaded config: targets that stay (same region, role and endpoint) keep their
-    /// state and schedule, removed ones drop out with their series, new ones are due now; the
-    /// intervals and exclusions apply at once. Publishes the result.
+    /// state and schedule (a cycle in progress goes on), removed ones drop out with their
+    /// series, new ones are due now; the intervals and exclusions apply at once. Publishes the
+    /// result.
     pub fn apply(&mut self, reconfig: Reconfig<S>) {
         let now = Instant::now();
         let mut old: Vec<PolledTarget<S>> = std::mem::take(&mut self.targets);
@@ -217,6 +315,11 @@ impl<S: BedrockSource> Poller<S> {
             self.telemetry
                 .init_region(&target.region, &target.operations());
             self.targets.push(target);
+        }
+        for gone in old {
+            if let Some((_, _, account)) = &gone.last_cycle {
+                self.telemetry.forget_target(account, &gone.region);
+            }
         }
         let sooner = |old: Duration, new: Duration| new < old;
         if sooner(self.schedule.interval, reconfig.schedule.interval)
@@ -235,6 +338,12 @@ impl<S: BedrockSource> Poller<S> {
             }
         }
         self.schedule = reconfig.schedule;
+        let idle = self.idle(now);
+        for target in &mut self.targets {
+            if target.cycle.is_none() {
+                target.next_cycle = target.next_due().unwrap_or(idle);
+            }
+        }
         self.assembler.exclude(&reconfig.exclude_metrics);
         self.publish();
     }
@@ -255,162 +364,213 @@ impl<S: BedrockSource> Poller<S> {
         self.snapshot.borrow().clone()
     }
 
-    /// Lists everything discovery finds and reads every resource once, whether due or not, and
-    /// publishes the result. Returns whether every listing and read succeeded.
+    /// Lists everything discovery finds and reads every resource of every target once, whether
+    /// due or not, and publishes the result. Returns whether every listing and read succeeded.
     pub async fn poll_all(&mut self) -> bool {
-        self.cycle(Instant::now(), true).await;
-        self.targets.iter().all(|t| {
-            t.watched.resources.values().all(|r| r.up)
-                && t.discoveries.iter().all(|d| d.up == Some(true))
-        })
+        let start = Instant::now();
+        let mut failed = false;
+        for t in 0..self.targets.len() {
+            if self.targets[t].cycle.is_none() {
+                self.start_cycle(t, start, true);
+            }
+        }
+        while self.targets.iter().any(|t| t.cycle.is_some()) {
+            let publish_at = self.published + PUBLISH_EVERY;
+            tokio::select! {
+                Some(done) = self.work.next() => {
+                    failed |= self.finish(done);
+                }
+                _ = tokio::time::sleep_until(publish_at) => self.publish(),
+            }
+        }
+        !failed
+            && self.targets.iter().all(|t| {
+                t.watched.resources.values().all(|r| r.up)
+                    && t.discoveries.iter().all(|d| d.up == Some(true))
+            })
     }
 
-    /// Polls on schedule until `shutdown` is cancelled. An in-flight cycle is abandoned at shutdown.
+    /// Polls on schedule until `shutdown` is cancelled. Calls in flight are abandoned at
+    /// shutdown.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut updates = self.updates.take();
-        'run: loop {
+        loop {
             let now = Instant::now();
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.cycle(now, false) => {}
-            }
-            // Sleep until something is due; a reload met meanwhile (or during the cycle) is
-            // applied, and may make something due sooner.
-            loop {
-                let next = self.next_due();
-                tokio::select! {
-                    _ = shutdown.cancelled() => break 'run,
-                    _ = tokio::time::sleep_until(next) => break,
-                    Some(update) = next_update(&mut updates) => self.apply(update),
+            for t in 0..self.targets.len() {
+                if self.targets[t].cycle.is_none() && self.targets[t].next_cycle <= now {
+                    self.start_cycle(t, now, false);
                 }
+            }
+            if self.targets.iter().any(|t| t.cycle.is_some())
+                && now >= self.published + PUBLISH_EVERY
+            {
+                self.publish();
+            }
+            let wake = self.next_wake();
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => Event::Stop,
+                Some(done) = self.work.next(), if !self.work.is_empty() => Event::Done(done),
+                Some(update) = next_update(&mut updates) => Event::Update(update),
+                _ = tokio::time::sleep_until(wake) => Event::Due,
+            };
+            match event {
+                Event::Stop => break,
+                Event::Done(done) => {
+                    self.finish(done);
+                }
+                Event::Update(update) => self.apply(update),
+                Event::Due => {}
             }
         }
         tracing::debug!("poller stopped");
     }
 
-    /// The earliest read or listing due.
-    fn next_due(&self) -> Instant {
-        self.targets
+    /// When the poller must wake next: the earliest cycle due of an idle target, or the next
+    /// publication while a cycle runs.
+    fn next_wake(&self) -> Instant {
+        let now = Instant::now();
+        let cycles = self
+            .targets
             .iter()
-            .flat_map(|t| {
-                let reads = t.watched.resources.values().filter_map(|r| r.next_due);
-                reads.chain(t.discoveries.iter().map(|d| d.next_due))
-            })
+            .filter(|t| t.cycle.is_none())
+            .map(|t| t.next_cycle);
+        let publish = self
+            .targets
+            .iter()
+            .any(|t| t.cycle.is_some())
+            .then(|| self.published + PUBLISH_EVERY);
+        cycles
+            .chain(publish)
             .min()
-            .unwrap_or_else(|| due_after(Instant::now(), self.schedule.terminal_interval))
+            .unwrap_or_else(|| self.idle(now))
     }
 
-    /// One cycle: the listings due at `start`, then the reads due (or everything), applied as
-    /// they finish; then publishes.
-    async fn cycle(&mut self, start: Instant, everything: bool) {
+    /// When a target with nothing due looks again.
+    fn idle(&self, now: Instant) -> Instant {
+        due_after(now, self.schedule.terminal_interval)
+    }
+
+    /// Starts a cycle of target `t` at `start`: its listings due (or all, with `everything`),
+    /// else its reads due.
+    fn start_cycle(&mut self, t: usize, start: Instant, everything: bool) {
         let now = unix_seconds((self.clock)());
-        let mut work: FuturesUnordered<BoxFuture<'static, Done>> = FuturesUnordered::new();
-        // A target's listings run one after the other (one call in flight, within any
-        // `concurrency`), and its reads once they are in: they decide what is due.
-        let mut listing = vec![false; self.targets.len()];
-        for (t, target) in self.targets.iter_mut().enumerate() {
-            let due: Vec<(Kind, Vec<ListQuery>)> = target
-                .discoveries
-                .iter_mut()
-                .filter(|d| everything || d.next_due <= start)
-                .map(|d| {
-                    d.next_due = due_after(start, self.schedule.interval);
-                    (d.kind, queries(d.kind, &d.rule, now))
-                })
-                .collect();
-            if due.is_empty() {
-                continue;
-            }
-            listing[t] = true;
-            let (source, region) = (target.source.clone(), target.region.clone());
+        let target = &mut self.targets[t];
+        target.first_started.get_or_insert(start);
+        let due: Vec<(Kind, Vec<ListQuery>)> = target
+            .discoveries
+            .iter_mut()
+            .filter(|d| everything || d.next_due <= start)
+            .map(|d| {
+                d.next_due = due_after(start, self.schedule.interval);
+                (d.kind, queries(d.kind, &d.rule, now))
+            })
+            .collect();
+        let listing = !due.is_empty();
+        target.cycle = Some(Cycle {
+            start,
+            everything,
+            listing,
+            queue: VecDeque::new(),
+            active: 0,
+            failed: false,
+        });
+        if listing {
+            // A target's listings run one after the other (one call in flight, within any
+            // `concurrency`), and its reads once they are in: they decide what is due.
+            let (id, source, region) = (target.id, target.source.clone(), target.region.clone());
             let (telemetry, timeout) = (self.telemetry.clone(), self.schedule.request_timeout);
-            work.push(
+            self.work.push(
                 async move {
                     let mut results = Vec::with_capacity(due.len());
                     for (kind, queries) in due {
                         let result = list(&source, queries, &region, &telemetry, timeout).await;
                         results.push((kind, result));
                     }
-                    Done::Listed { target: t, results }
+                    Done::Listed {
+                        target: id,
+                        results,
+                    }
                 }
                 .boxed(),
             );
-        }
-        let mut queues: Vec<VecDeque<Key>> = vec![VecDeque::new(); self.targets.len()];
-        let mut active = vec![0usize; self.targets.len()];
-        for t in 0..self.targets.len() {
-            if !listing[t] {
-                queues[t] = self.targets[t].watched.due(start, everything).into();
-                self.start_reads(t, &mut queues[t], &mut active[t], &work);
-            }
-        }
-
-        let mut publish = tokio::time::interval_at(start + PUBLISH_EVERY, PUBLISH_EVERY);
-        loop {
-            tokio::select! {
-                done = work.next() => match done {
-                    None => break,
-                    Some(Done::Listed { target: t, results }) => {
-                        for (kind, result) in results {
-                            self.apply_listing(t, kind, result, start);
-                        }
-                        queues[t] = self.targets[t].watched.due(start, everything).into();
-                        self.start_reads(t, &mut queues[t], &mut active[t], &work);
-                    }
-                    Some(Done::Read { target: t, key, result, at }) => {
-                        self.apply_read(t, &key, result, at, start);
-                        active[t] -= 1;
-                        self.start_reads(t, &mut queues[t], &mut active[t], &work);
-                    }
-                },
-                _ = publish.tick() => self.publish(),
-            }
-        }
-
-        self.cycles += 1;
-        let took = start.elapsed().as_secs_f64();
-        self.telemetry
-            .observe_cycle(took, unix_seconds((self.clock)()));
-        // Published before it is logged, so whoever reads the log line sees this snapshot served.
-        self.publish();
-        // What the cycle's listings and reads freed, and the last snapshot if none holds it.
-        tokio::task::spawn_blocking(crate::heap::release_free_memory);
-        let resources: usize = self.targets.iter().map(|t| t.watched.resources.len()).sum();
-        let failed: usize = self
-            .targets
-            .iter()
-            .map(|t| t.watched.resources.values().filter(|r| !r.up).count())
-            .sum();
-        tracing::debug!(
-            cycle = self.cycles,
-            resources,
-            failed,
-            seconds = took,
-            "poll cycle finished"
-        );
-        if self.cycles == 1 {
-            tracing::info!(resources, failed, "first poll cycle finished; ready");
+        } else {
+            self.queue_reads(t);
         }
     }
 
-    /// Starts reads from a target's queue while it has fewer than `concurrency` in flight.
-    fn start_reads(
-        &self,
-        t: usize,
-        queue: &mut VecDeque<Key>,
-        active: &mut usize,
-        work: &FuturesUnordered<BoxFuture<'static, Done>>,
-    ) {
-        let target = &self.targets[t];
-        while *active < self.schedule.concurrency {
-            let Some(key) = queue.pop_front() else {
-                return;
+    /// Queues target `t`'s reads due in its cycle, starts them, and ends the cycle if none is.
+    fn queue_reads(&mut self, t: usize) {
+        let target = &mut self.targets[t];
+        if let Some(cycle) = &mut target.cycle {
+            cycle.listing = false;
+            cycle.queue = target.watched.due(cycle.start, cycle.everything).into();
+        }
+        self.start_reads(t);
+    }
+
+    /// Applies a finished call; returns whether it failed.
+    fn finish(&mut self, done: Done) -> bool {
+        let id = match &done {
+            Done::Listed { target, .. } | Done::Read { target, .. } => *target,
+        };
+        // A target a reload removed: what it asked no longer matters.
+        let Some(t) = self.targets.iter().position(|t| t.id == id) else {
+            return false;
+        };
+        let failed = match done {
+            Done::Listed { results, .. } => {
+                let start = self.targets[t].cycle.as_ref().map(|c| c.start);
+                let start = start.unwrap_or_else(Instant::now);
+                let mut failed = false;
+                for (kind, result) in results {
+                    failed |= result.is_err();
+                    self.apply_listing(t, kind, result, start);
+                }
+                self.note_failure(t, failed);
+                self.queue_reads(t);
+                failed
+            }
+            Done::Read {
+                key, result, at, ..
+            } => {
+                let failed = result.is_err();
+                self.apply_read(t, &key, result, at);
+                self.note_failure(t, failed);
+                if let Some(cycle) = &mut self.targets[t].cycle {
+                    cycle.active = cycle.active.saturating_sub(1);
+                }
+                self.start_reads(t);
+                failed
+            }
+        };
+        failed
+    }
+
+    fn note_failure(&mut self, t: usize, failed: bool) {
+        if let Some(cycle) = &mut self.targets[t].cycle {
+            cycle.failed |= failed;
+        }
+    }
+
+    /// Starts reads from target `t`'s queue while it has fewer than `concurrency` in flight;
+    /// ends its cycle when nothing is left.
+    fn start_reads(&mut self, t: usize) {
+        let target = &mut self.targets[t];
+        let Some(cycle) = &mut target.cycle else {
+            return;
+        };
+        if cycle.listing {
+            return;
+        }
+        while cycle.active < self.schedule.concurrency {
+            let Some(key) = cycle.queue.pop_front() else {
+                break;
             };
-            // A resource can drop out between being queued and its turn (a 404 elsewhere).
+            // A resource can drop out between being queued and its turn (a 404, a reload).
             let Some(resource) = target.watched.resources.get(&key) else {
                 continue;
             };
-            *active += 1;
+            cycle.active += 1;
             let future = read(
                 target.source.clone(),
                 resource.kind,
@@ -420,16 +580,78 @@ impl<S: BedrockSource> Poller<S> {
                 self.schedule.request_timeout,
                 self.clock,
             );
-            work.push(
+            let id = target.id;
+            self.work.push(
                 future
                     .map(move |(result, at)| Done::Read {
-                        target: t,
+                        target: id,
                         key,
                         result,
                         at,
                     })
                     .boxed(),
             );
+        }
+        if cycle.active == 0 && cycle.queue.is_empty() {
+            self.end_cycle(t);
+        }
+    }
+
+    /// Ends target `t`'s cycle: its length and the poll gauges recorded, its next cycle set,
+    /// the result published.
+    fn end_cycle(&mut self, t: usize) {
+        let now = Instant::now();
+        let idle = self.idle(now);
+        let target = &mut self.targets[t];
+        let Some(cycle) = target.cycle.take() else {
+            return;
+        };
+        let took = now.saturating_duration_since(cycle.start).as_secs_f64();
+        let ended = unix_seconds((self.clock)());
+        let account = target.account().to_owned();
+        if let Some((_, _, before)) = &target.last_cycle {
+            if *before != account {
+                self.telemetry.forget_target(before, &target.region);
+            }
+        }
+        self.telemetry
+            .observe_target_cycle(&account, &target.region, took);
+        target.last_cycle = Some((took, ended, account));
+        target.next_cycle = target.next_due().unwrap_or(idle);
+        let resources = target.watched.resources.len();
+        let failed = target.watched.resources.values().filter(|r| !r.up).count();
+        let region = target.region.clone();
+        self.cycles += 1;
+        let finished: Option<Vec<(f64, f64)>> = self
+            .targets
+            .iter()
+            .map(|t| {
+                t.last_cycle
+                    .as_ref()
+                    .map(|(took, ended, _)| (*took, *ended))
+            })
+            .collect();
+        if let Some(finished) = finished {
+            let longest = finished.iter().map(|(took, _)| *took).fold(0.0, f64::max);
+            let oldest = finished
+                .iter()
+                .map(|(_, ended)| *ended)
+                .fold(f64::INFINITY, f64::min);
+            self.telemetry.observe_cycle(longest, oldest);
+        }
+        // Published before it is logged, so whoever reads the log line sees this snapshot served.
+        self.publish();
+        // What the cycle's listings and reads freed, and the last snapshot if none holds it.
+        tokio::task::spawn_blocking(crate::heap::release_free_memory);
+        tracing::debug!(
+            region,
+            resources,
+            failed,
+            seconds = took,
+            "target's poll cycle finished"
+        );
+        if self.cycles == 1 && self.targets.len() == 1 {
+            tracing::info!(resources, failed, "first poll cycle finished; ready");
         }
     }
 
@@ -502,15 +724,11 @@ impl<S: BedrockSource> Poller<S> {
         }
     }
 
-    fn apply_read(
-        &mut self,
-        t: usize,
-        key: &Key,
-        result: Result<Record, FetchError>,
-        at: f64,
-        start: Instant,
-    ) {
+    fn apply_read(&mut self, t: usize, key: &Key, result: Result<Record, FetchError>, at: f64) {
         let target = &mut self.targets[t];
+        let Some(start) = target.cycle.as_ref().map(|c| c.start) else {
+            return;
+        };
         if let (Err(error), Some(resource)) = (&result, target.watched.resources.get(key)) {
             tracing::warn!(
                 operation = key.kind.get_operation().as_str(),
@@ -524,10 +742,37 @@ impl<S: BedrockSource> Poller<S> {
         target
             .watched
             .apply_read(key, result, at, start, &self.schedule);
+        // A configured resource whose ARN a read just told: another target of its account and
+        // region that discovered that ARN lets it go, so it is never two sets of series.
+        let arn = target
+            .watched
+            .resources
+            .get(key)
+            .filter(|r| r.origin == Origin::Configured)
+            .and_then(|r| r.arn.clone());
+        if let Some(arn) = arn {
+            let discovered = Key {
+                kind: key.kind,
+                id: arn,
+            };
+            for (other, target) in self.targets.iter_mut().enumerate() {
+                if other != t
+                    && target
+                        .watched
+                        .resources
+                        .get(&discovered)
+                        .is_some_and(|r| r.origin == Origin::Discovered)
+                {
+                    target.watched.resources.remove(&discovered);
+                }
+            }
+        }
     }
 
     /// Assembles and publishes what the watched sets hold now.
     fn publish(&mut self) {
+        self.published = Instant::now();
+        let ready_at = self.ready_at();
         let resources: Vec<&Resource> = self
             .targets
             .iter()
@@ -553,13 +798,36 @@ impl<S: BedrockSource> Poller<S> {
         // Copying a large exposition takes milliseconds: off this worker where it can be, so a
         // scrape waiting on it is not held up.
         let assembled = blocking(|| assembler.assemble(&resources, &discoveries));
-        self.snapshot.send_replace(Arc::new(Snapshot::new(
-            assembled.text,
-            assembled.views,
-            discoveries,
-            self.cycles,
-        )));
+        self.snapshot.send_replace(Arc::new(
+            Snapshot::new(assembled.text, assembled.views, discoveries, self.cycles)
+                .ready_from(ready_at),
+        ));
     }
+
+    /// From when the exporter is ready: at once when every target has finished a cycle (and
+    /// ever after); else when the last of them will have spent `interval` in its first.
+    fn ready_at(&mut self) -> Option<Instant> {
+        self.ready |= self.targets.iter().all(|t| t.last_cycle.is_some());
+        if self.ready {
+            return Some(self.published);
+        }
+        self.targets
+            .iter()
+            .filter(|t| t.last_cycle.is_none())
+            .map(|t| {
+                t.first_started
+                    .map(|started| due_after(started, self.schedule.interval))
+            })
+            .collect::<Option<Vec<Instant>>>()?
+            .into_iter()
+            .max()
+    }
+}
+
+/// A new target id.
+fn next_target_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The next reloaded config, or never without a channel (or once it is closed).
@@ -581,8 +849,11 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Lists every page of each query (all of one kind) in turn; each page is one call, counted and
-/// timed. The first failure ends the listing.
+/// Lists every page of each query (all of one kind) in turn, following the tokens; each page is
+/// one call, counted and timed, and checked at [`boundary`]. The first failure ends the
+/// listing, and so does a listing that would not end: a token repeated within a query, more
+/// than [`LIST_PAGES_MAX`] pages, or more than [`LIST_TIME_MAX`]. A resource listed twice is
+/// kept once.
 async fn list<S: BedrockSource>(
     source: &S,
     queries: Vec<ListQuery>,
@@ -590,32 +861,97 @@ async fn list<S: BedrockSource>(
     telemetry: &Telemetry,
     request_timeout: Duration,
 ) -> Result<Vec<Record>, FetchError> {
-    let bound = request_timeout + READ_GRACE;
+    let started = Instant::now();
+    let deadline = due_after(started, LIST_TIME_MAX);
+    let mut pages = 0;
     let mut records = Vec::new();
+    let mut listed: HashSet<String> = HashSet::new();
     for query in queries {
         let operation = query.kind.list_operation();
-        let mut pages = std::pin::pin!(source.list(query));
+        let mut tokens: HashSet<String> = HashSet::new();
+        let mut next_token = None;
         loop {
-            let started = Instant::now();
-            let page = match tokio::time::timeout(bound, pages.next()).await {
-                Ok(None) => break,
-                Ok(Some(page)) => page,
-                Err(_) => Err(no_answer(request_timeout)),
-            };
-            let took = started.elapsed().as_secs_f64();
-            telemetry.observe_call(
-                operation,
-                region,
-                took,
-                page.as_ref().err().map(FetchError::kind),
+            if pages == LIST_PAGES_MAX {
+                return Err(unbounded(format!(
+                    "the listing did not end within {LIST_PAGES_MAX} pages"
+                )));
+            }
+            pages += 1;
+            let call_started = Instant::now();
+            let bound = due_after(call_started, request_timeout + READ_GRACE).min(deadline);
+            let page =
+                match tokio::time::timeout_at(bound, source.list_page(&query, next_token)).await {
+                    Ok(page) => page,
+                    Err(_) if bound == deadline => {
+                        return Err(unbounded(format!(
+                            "the listing did not end within {}",
+                            config::show_duration(LIST_TIME_MAX)
+                        )))
+                    }
+                    Err(_) => Err(no_answer(request_timeout)),
+                };
+            let (page, capped) = boundary::page(query.kind, page);
+            observe(telemetry, operation, region, call_started, &page, capped);
+            let page = page?;
+            records.extend(
+                page.records
+                    .into_iter()
+                    .filter(|r| r.arn().is_some_and(|arn| listed.insert(arn.to_owned()))),
             );
-            records.extend(page?);
+            match page.next_token {
+                None => break,
+                Some(token) if tokens.contains(&token) => {
+                    return Err(unbounded(
+                        "the listing's nextToken repeated an earlier one".to_owned(),
+                    ))
+                }
+                Some(token) => {
+                    tokens.insert(token.clone());
+                    next_token = Some(token);
+                }
+            }
         }
     }
     Ok(records)
 }
 
-/// Reads one resource, counted and timed; returns the result and when it ended (Unix time).
+/// A listing stopped for not ending.
+fn unbounded(message: String) -> FetchError {
+    FetchError::new(ErrorKind::Other, message)
+}
+
+/// Counts and times one call, and what its answer was cut to.
+fn observe<T>(
+    telemetry: &Telemetry,
+    operation: Operation,
+    region: &str,
+    started: Instant,
+    result: &Result<T, FetchError>,
+    capped: Capped,
+) {
+    telemetry.observe_call(
+        operation,
+        region,
+        started.elapsed().as_secs_f64(),
+        result.as_ref().err().map(FetchError::kind),
+    );
+    let caps = [
+        (
+            result.as_ref().err().is_some_and(FetchError::is_too_large),
+            Cap::Body,
+        ),
+        (capped.series, Cap::Series),
+        (capped.message, Cap::Message),
+    ];
+    for (cut, cap) in caps {
+        if cut {
+            telemetry.observe_capped(operation, cap);
+        }
+    }
+}
+
+/// Reads one resource, counted and timed and checked at [`boundary`]; returns the result and
+/// when it ended (Unix time).
 async fn read<S: BedrockSource>(
     source: S,
     kind: Kind,
@@ -630,11 +966,14 @@ async fn read<S: BedrockSource>(
     let result = tokio::time::timeout(bound, source.get(kind, &identifier))
         .await
         .unwrap_or_else(|_| Err(no_answer(request_timeout)));
-    telemetry.observe_call(
+    let (result, capped) = boundary::read(kind, &identifier, result);
+    observe(
+        &telemetry,
         kind.get_operation(),
         &region,
-        started.elapsed().as_secs_f64(),
-        result.as_ref().err().map(FetchError::kind),
+        started,
+        &result,
+        capped,
     );
     (result, unix_seconds(clock()))
 }

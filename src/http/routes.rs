@@ -91,12 +91,16 @@ pub async fn handle(state: &ServerState, req: &Request<Incoming>) -> HttpRespons
         "/" => index(state),
         "/healthz" => plain(StatusCode::OK, "ok\n"),
         _ => {
-            if state.snapshot.borrow().cycles > 0 {
+            if state
+                .snapshot
+                .borrow()
+                .is_ready(tokio::time::Instant::now())
+            {
                 plain(StatusCode::OK, "ready\n")
             } else {
                 plain(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "not ready: the first poll cycle has not finished\n",
+                    "not ready: a target has not finished its first poll cycle\n",
                 )
             }
         }

@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_util::{stream, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -27,7 +26,7 @@ pub use http::RunningSimulator;
 pub use sts::ASSUMED_ACCESS_KEY;
 
 use crate::bedrock::{
-    BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Operation,
+    BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Operation, Page,
     Record, LIST_PAGE_MAX,
 };
 use crate::demo::Timeline;
@@ -567,37 +566,27 @@ impl BedrockSource for Simulator {
         }
     }
 
-    fn list(
+    async fn list_page(
         &self,
-        query: ListQuery,
-    ) -> impl Stream<Item = Result<Vec<Record>, FetchError>> + Send + 'static {
-        // Pages as the SDK's paginator asks for them: full pages, each from the last token.
-        let sim = self.clone();
-        stream::unfold(Some(None), move |token: Option<Option<String>>| {
-            let sim = sim.clone();
-            let query = query.clone();
-            async move {
-                let next_token = token?;
-                let request = Request::List {
-                    query,
-                    max_results: LIST_PAGE_MAX,
-                    next_token,
-                    ascending: false,
-                };
-                match sim.call(&request).await {
-                    Ok(Outcome::Page {
-                        records,
-                        next_token,
-                    }) => Some((Ok(records), next_token.map(Some))),
-                    Ok(other) => Some((
-                        Err(FetchError::new(ErrorKind::Validation, format!("{other:?}"))),
-                        None,
-                    )),
-                    Err(error) => Some((Err(error), None)),
-                }
-            }
-        })
-        .boxed()
+        query: &ListQuery,
+        next_token: Option<String>,
+    ) -> Result<Page, FetchError> {
+        let request = Request::List {
+            query: query.clone(),
+            max_results: LIST_PAGE_MAX,
+            next_token,
+            ascending: false,
+        };
+        match self.call(&request).await? {
+            Outcome::Page {
+                records,
+                next_token,
+            } => Ok(Page {
+                records,
+                next_token,
+            }),
+            other => Err(FetchError::new(ErrorKind::Validation, format!("{other:?}"))),
+        }
     }
 }
 
