@@ -2,7 +2,7 @@
 #
 #   step "NAME"       starts a check (and prints "== NAME"); the one before it has passed, since
 #                     the scripts run under `set -e` and would have stopped at its failure
-#   step_tests P F    the current check ran P passing and F failing tests (cargo test), so it
+#   step_tests P F    the current check ran P passing and F failing tests (cargo nextest), so it
 #                     counts as P + F, not as one
 #   step_done         the current check passed; no new one starts (before a nested script)
 #
@@ -63,7 +63,7 @@ checks_exit() {
     if [ -n "$checks_owner" ]; then
         awk -F '\t' -v status="$status" '
             { passed += $1; failed += $2; checks++ }
-            $3 == "cargo test" { tests = $1 + $2; checks-- }
+            $3 == "cargo nextest run" { tests = $1 + $2; checks-- }
             $2 > 0 { broken = broken (broken ? ", " : "") $3 }
             END {
                 line = sprintf("tests: %d passed, %d failed (", passed, failed)

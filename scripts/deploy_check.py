@@ -58,6 +58,8 @@ OPERATOR_COMPONENTS = {OPERATOR, SIDECAR_OPERATOR}
 # user creates (components/web-security/kustomization.yaml); name -> the keys it has.
 EXTERNAL_SECRETS = {"bedrock-exporter-tls": {"tls.crt", "tls.key", "ca.crt"}}
 IAM_POLICY = "deploy/iam/policy.json"
+# The Bedrock API model (shapes, operations), vendored for the tests and these checks.
+API_MODEL = "tests/reference/bedrock-2023-04-20.service.json"
 IAM_TRUST_IRSA = "deploy/iam/trust-policy-irsa.json"
 IAM_TRUST_POD_IDENTITY = "deploy/iam/trust-policy-pod-identity.json"
 DASHBOARD = "deploy/grafana/bedrock-exporter.json"
@@ -843,17 +845,14 @@ def check_iam():
     rel = IAM_POLICY
     calls = re.findall(r"\.(get_\w+|list_\w+|describe_\w+)\(\)", read("src/bedrock/aws.rs"))
     needed = {"bedrock:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
-    model = os.path.join(ROOT, "..", "shared", "reference", "bedrock-2023-04-20.service.json")
-    if os.path.exists(model):
-        with open(model, encoding="utf-8") as f:
-            known = set(json.load(f)["operations"])
-        for action in sorted(needed):
-            if action.split(":")[1] not in known:
-                problem("src/bedrock/aws.rs", f"calls {action}, which is not an operation of the Bedrock API model")
-    else:
-        # Optional: the API model is not part of this repository (DESIGN.md's ../shared/reference).
-        print("IAM actions are checked against the SDK calls only: the Bedrock API model, optional and outside "
-              "this repository (../shared/reference/bedrock-2023-04-20.service.json), is not here")
+    try:
+        known = set(json.loads(read(API_MODEL))["operations"])
+    except (OSError, ValueError, KeyError) as e:
+        problem(API_MODEL, f"is not the Bedrock API model: {e!r}")
+        known = None
+    for action in sorted(needed):
+        if known is not None and action.split(":")[1] not in known:
+            problem("src/bedrock/aws.rs", f"calls {action}, which is not an operation of the Bedrock API model")
     policy = json.loads(read(rel))
     granted = set()
     for statement in policy["Statement"]:

@@ -2,8 +2,8 @@
 # The whole test suite: formatting, lints, every test, promtool over the demo's exposition and the
 # golden one, then the Dockerfile and deploy/ (scripts/check-deploy.sh, which ends on a real
 # Prometheus). Ends with one line that counts every check (scripts/checks.sh).
-# Installs what it lacks first: rustfmt and clippy (rustup), promtool (Debian's prometheus package);
-# check-deploy.sh installs its own Python tools.
+# Installs what it lacks first: rustfmt and clippy (rustup), cargo-nextest (cargo install),
+# promtool (Debian's prometheus package); check-deploy.sh installs its own Python tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/checks.sh
@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add rustfmt clippy
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
 fi
 # shellcheck source=scripts/debian.sh
 . scripts/debian.sh
@@ -23,11 +26,25 @@ step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
-step "cargo test"
+step "cargo nextest run"
+# .config/nextest.toml: each test has a deadline (a hang fails as TIMEOUT, with its name, after
+# 3 minutes), the run goes on past a failure, and the counts are written as JUnit.
+junit=target/nextest/default/junit.xml
+rm -f "$junit"
 status=0
-cargo test --locked 2>&1 | tee target/test.log || status=$?
-step_tests "$(awk '/^test result:/ { n += $4 } END { print n + 0 }' target/test.log)" \
-    "$(awk '/^test result:/ { n += $6 } END { print n + 0 }' target/test.log)"
+cargo nextest run --locked 2>&1 | tee target/test.log || status=$?
+# The counts are the attributes of <testsuites>; a timed-out test is a failure there. No report
+# (the build failed): the check fails as one.
+if [ -f "$junit" ]; then
+    counts=$(grep -m1 -o '<testsuites [^>]*>' "$junit")
+    count() {
+        local n
+        n=$(echo "$counts" | grep -o " $1=\"[0-9]*\"" | tr -dc 0-9) || true
+        echo "${n:-0}"
+    }
+    step_tests "$(($(count tests) - $(count failures) - $(count errors) - $(count skipped)))" \
+        "$(($(count failures) + $(count errors)))"
+fi
 if [ "$status" -ne 0 ]; then
     exit "$status"
 fi

@@ -16,7 +16,7 @@ async fn readiness_follows_the_first_cycle() {
     let (sim, server) = held_simulator().await;
     let config = write_config(&server.endpoint_url(), &["job-1"]);
     let mut exporter = Exporter::start(&config).await;
-    sim.wait_for_calls(1).await;
+    wait_for_calls(&sim, 1).await;
 
     assert_eq!(get(exporter.addr, "/readyz").await.status, 503);
     assert_eq!(get(exporter.addr, "/healthz").await.status, 200);
@@ -202,18 +202,21 @@ fn first_member_length(data: &[u8]) -> usize {
 async fn read_response(stream: &mut TcpStream) -> Response {
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
-    loop {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "connection closed mid-response");
-        raw.extend_from_slice(&buf[..n]);
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = parse_response(&raw[..end + 4]);
-            let length: usize = head.header("Content-Length").unwrap().parse().unwrap();
-            if raw.len() >= end + 4 + length {
-                return parse_response(&raw);
+    let read = async {
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "connection closed mid-response");
+            raw.extend_from_slice(&buf[..n]);
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = parse_response(&raw[..end + 4]);
+                let length: usize = head.header("Content-Length").unwrap().parse().unwrap();
+                if raw.len() >= end + 4 + length {
+                    return parse_response(&raw);
+                }
             }
         }
-    }
+    };
+    deadline("a whole response", read).await
 }
 
 #[tokio::test]
@@ -261,7 +264,7 @@ async fn sigint_while_a_poll_is_stuck_still_exits_zero() {
     let (sim, server) = held_simulator().await;
     let config = write_config(&server.endpoint_url(), &["job-1"]);
     let exporter = Exporter::start(&config).await;
-    sim.wait_for_calls(1).await;
+    wait_for_calls(&sim, 1).await;
     exporter.signal("INT").await;
     let (code, log) = exporter.finish().await;
     assert_eq!(code, Some(0), "{log:?}");
@@ -274,13 +277,13 @@ async fn a_taken_port_exits_1_with_one_clear_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let config = write_config("http://127.0.0.1:9", &["job-1"]);
-    let out = command()
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--web.listen-address={addr}"))
-        .arg("--log.level=warn")
-        .output()
-        .await
-        .unwrap();
+    let out = output(
+        command()
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn"),
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -310,18 +313,13 @@ async fn bad_flags_exit_2() {
         (&["--web.listen-address=:70000"], "--web.listen-address"),
         (&["--demo", "--config.file=x.yaml"], "--config.file"),
     ] {
-        let out = command()
-            .arg(&config_flag)
-            .args(args)
-            .output()
-            .await
-            .unwrap();
+        let out = output(command().arg(&config_flag).args(args)).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(named), "{args:?}: {stderr}");
     }
     for args in [&["--help"][..], &["--version"]] {
-        let out = command().args(args).output().await.unwrap();
+        let out = output(command().args(args)).await;
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert!(!out.stdout.is_empty());
     }
@@ -329,12 +327,12 @@ async fn bad_flags_exit_2() {
 
 /// Runs `--once` on a config file.
 async fn once(config: &std::path::Path) -> std::process::Output {
-    command()
-        .args(["--once", "--log.level=debug"])
-        .arg(format!("--config.file={}", config.display()))
-        .output()
-        .await
-        .unwrap()
+    output(
+        command()
+            .args(["--once", "--log.level=debug"])
+            .arg(format!("--config.file={}", config.display())),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -391,18 +389,18 @@ async fn a_region_on_every_target_keeps_start_up_off_instance_metadata() {
     // A stand-in for IMDS that only accepts: the kernel completes any connection into the backlog.
     let imds = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     imds.set_nonblocking(true).unwrap();
-    let out = command()
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_EC2_METADATA_DISABLED")
-        .env(
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-            format!("http://{}", imds.local_addr().unwrap()),
-        )
-        .arg("--once")
-        .arg(format!("--config.file={}", config.display()))
-        .output()
-        .await
-        .unwrap();
+    let out = output(
+        command()
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_EC2_METADATA_DISABLED")
+            .env(
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                format!("http://{}", imds.local_addr().unwrap()),
+            )
+            .arg("--once")
+            .arg(format!("--config.file={}", config.display())),
+    )
+    .await;
     assert_exit(&out, 0);
     match imds.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -413,15 +411,15 @@ async fn a_region_on_every_target_keeps_start_up_off_instance_metadata() {
 
 #[tokio::test]
 async fn the_demo_runs_once_through_the_sdk() {
-    let out = command()
-        .env(
-            "AWS_BEARER_TOKEN_BEDROCK",
-            "would-switch-the-sdk-to-bearer-auth",
-        )
-        .args(["--demo", "--once", "--log.format=json"])
-        .output()
-        .await
-        .unwrap();
+    let out = output(
+        command()
+            .env(
+                "AWS_BEARER_TOKEN_BEDROCK",
+                "would-switch-the-sdk-to-bearer-auth",
+            )
+            .args(["--demo", "--once", "--log.format=json"]),
+    )
+    .await;
     assert_exit(&out, 0);
     let text = String::from_utf8(out.stdout).unwrap();
     for status in ["InProgress", "Completed", "Failed", "Stopping", "Stopped"] {
@@ -494,14 +492,14 @@ async fn a_custom_telemetry_path_and_garbage_requests() {
 async fn missing_credentials_are_reported_as_credentials() {
     let (sim, server) = simulator_with_job_1().await;
     let config = write_config(&server.endpoint_url(), &["job-1"]);
-    let out = command()
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .arg("--once")
-        .arg(format!("--config.file={}", config.display()))
-        .output()
-        .await
-        .unwrap();
+    let out = output(
+        command()
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .arg("--once")
+            .arg(format!("--config.file={}", config.display())),
+    )
+    .await;
     assert_exit(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line = stderr
@@ -540,12 +538,12 @@ async fn a_name_shared_with_the_default_region_is_a_config_error() {
     )
     .unwrap();
     let config = TempConfig(path);
-    let out = command()
-        .arg("--once")
-        .arg(format!("--config.file={}", config.display()))
-        .output()
-        .await
-        .unwrap();
+    let out = output(
+        command()
+            .arg("--once")
+            .arg(format!("--config.file={}", config.display())),
+    )
+    .await;
     assert_exit(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

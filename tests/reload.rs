@@ -236,7 +236,7 @@ async fn a_reload_during_a_cycle_takes_effect_from_the_next() {
     sim.inject(Some("job-1"), Fault::Hold);
     let config = config_file(&jobs_config(&server.endpoint_url(), &["job-1"]));
     let mut exporter = Exporter::start(&config).await;
-    sim.wait_for_calls(1).await;
+    wait_for_calls(&sim, 1).await;
 
     // The first cycle is held on job-1; the reload is accepted meanwhile.
     std::fs::write(

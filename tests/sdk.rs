@@ -266,7 +266,7 @@ async fn error_matrix() {
             let sim = h.sim.clone();
             let addr = h.addr;
             let (all_up, during) = tokio::join!(h.poller.poll_all(), async move {
-                sim.wait_for_calls(calls + 3).await;
+                wait_for_calls(&sim, calls + 3).await;
                 get(addr, "/metrics").await.text()
             });
             assert!(!all_up);

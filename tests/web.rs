@@ -159,6 +159,21 @@ async fn tls_request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> std::io::Result<(Response, CertificateDer<'static>)> {
+    let exchange = tls_exchange(addr, client, method, path, headers);
+    deadline(
+        format!("the response to {method} {path} over TLS from {addr}"),
+        exchange,
+    )
+    .await
+}
+
+async fn tls_exchange(
+    addr: SocketAddr,
+    client: Arc<ClientConfig>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(Response, CertificateDer<'static>)> {
     let stream = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(client)
@@ -630,13 +645,7 @@ async fn config_check_reports_every_problem_of_both_files() {
     let check = |web: PathBuf| {
         let config = format!("--config.file={}", config.display());
         let web = format!("--web.config.file={}", web.display());
-        async move {
-            command()
-                .args(["--config.check", &config, &web])
-                .output()
-                .await
-                .unwrap()
-        }
+        async move { output(command().args(["--config.check", &config, &web])).await }
     };
 
     let web = pki.web_config(&format!(
@@ -687,7 +696,7 @@ async fn config_check_reports_every_problem_of_both_files() {
         assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
         // Without --config.check, the exporter does not start on it either.
         let web = format!("--web.config.file={}", pki.path("web.yml").display());
-        let out = command().args(["--demo", &web]).output().await.unwrap();
+        let out = output(command().args(["--demo", &web])).await;
         assert_exit(&out, 2);
         assert!(String::from_utf8_lossy(&out.stderr).contains(expected));
     }

@@ -406,6 +406,8 @@ pub fn sort_fingerprint(r: &Resource) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -447,6 +449,64 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "+Inf -Inf NaN 0.00001 1793538000.5 -2 "
         );
+    }
+
+    /// The labels of a sample line `name{a="v",...} 1` as the text format's parsers read them:
+    /// `\\`, `\"` and `\n` unescaped, any other escape or a raw newline refused (`None`).
+    fn parse_labels(line: &str) -> Option<Vec<(String, String)>> {
+        let (_, mut rest) = line.strip_suffix(" 1\n")?.split_once('{')?;
+        let mut labels = Vec::new();
+        loop {
+            let (name, after) = rest.split_once("=\"")?;
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (i, '"') => break i,
+                    (_, '\\') => match chars.next()?.1 {
+                        '\\' => value.push('\\'),
+                        '"' => value.push('"'),
+                        'n' => value.push('\n'),
+                        _ => return None,
+                    },
+                    (_, '\n') => return None,
+                    (_, c) => value.push(c),
+                }
+            };
+            labels.push((name.to_owned(), value));
+            rest = &after[end + 1..];
+            match rest.strip_prefix(',') {
+                Some(more) => rest = more,
+                None => break,
+            }
+        }
+        (rest == "}").then_some(labels)
+    }
+
+    /// Any text, and text made of the characters that need escaping and those that delimit.
+    fn label_value() -> impl Strategy<Value = String> {
+        prop_oneof![any::<String>(), "[\\\\\"\n\r\t a-z{}=,#]{0,16}"]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_label_value_stays_on_its_line_and_reads_back(
+            name in label_value(),
+            message in label_value(),
+        ) {
+            let mut out = Vec::new();
+            series(&mut out, f::JOB_FAILURE, &[("job_name", &name), ("message", &message)], 1.0);
+            let line = String::from_utf8(out).unwrap();
+            prop_assert_eq!(line.matches('\n').count(), 1, "{:?}", line);
+            prop_assert_eq!(
+                parse_labels(&line),
+                Some(vec![("job_name".to_owned(), name), ("message".to_owned(), message)]),
+                "{:?}",
+                line
+            );
+        }
     }
 
     #[test]

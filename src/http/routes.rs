@@ -290,6 +290,8 @@ pub fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -317,5 +319,46 @@ mod tests {
             escape("<a href='x'>&\"</a>"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
+    }
+
+    /// The references `escape` writes, and the characters they stand for.
+    const REFERENCES: [(&str, char); 5] = [
+        ("&amp;", '&'),
+        ("&lt;", '<'),
+        ("&gt;", '>'),
+        ("&quot;", '"'),
+        ("&#39;", '\''),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any text, and text made of markup and of what looks like references already.
+        #[test]
+        fn any_text_is_inert_in_html_and_reads_back(
+            text in prop_oneof![any::<String>(), "[<>\"'&;#0-9a-z/= \n]{0,24}"],
+        ) {
+            let html = escape(&text);
+            for c in ['<', '>', '"', '\''] {
+                prop_assert!(!html.contains(c), "{:?} in {:?}", c, html);
+            }
+            if !text.contains('\n') {
+                prop_assert!(!html.contains('\n'), "{:?}", html);
+            }
+            // Every `&` starts a reference; read back, they give the text again.
+            let mut read = String::new();
+            let mut rest = html.as_str();
+            while let Some(at) = rest.find('&') {
+                read.push_str(&rest[..at]);
+                let Some((r, c)) = REFERENCES.iter().find(|(r, _)| rest[at..].starts_with(r))
+                else {
+                    return Err(TestCaseError::fail(format!("an unescaped & in {html:?}")));
+                };
+                read.push(*c);
+                rest = &rest[at + r.len()..];
+            }
+            read.push_str(rest);
+            prop_assert_eq!(read, text);
+        }
     }
 }

@@ -132,9 +132,9 @@ impl Exporter {
     /// Sends a signal by name (`TERM`, `INT`).
     pub async fn signal(&self, name: &str) {
         let pid = self.child.id().unwrap().to_string();
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status()
+        let mut kill = Command::new("kill");
+        kill.args([&format!("-{name}"), &pid]).kill_on_drop(true);
+        let status = deadline(format!("kill -{name} {pid}"), kill.status())
             .await
             .unwrap();
         assert!(status.success());
@@ -149,22 +149,57 @@ impl Exporter {
     /// Reads the rest of the log and waits for the exit code.
     pub async fn finish(mut self) -> (Option<i32>, Vec<String>) {
         let mut rest = Vec::new();
-        while let Some(line) = self.log.next_line().await.unwrap() {
-            rest.push(line);
+        let exit = within(DEADLINE, async {
+            while let Some(line) = self.log.next_line().await.unwrap() {
+                rest.push(line);
+            }
+            self.child.wait().await.unwrap()
+        })
+        .await;
+        match exit {
+            Some(status) => (status.code(), rest),
+            // Dropping the child kills it (kill_on_drop).
+            None => panic!(
+                "timed out after {DEADLINE:?} waiting for the exporter to exit; its log since:\n{}",
+                rest.join("\n")
+            ),
         }
-        (self.child.wait().await.unwrap().code(), rest)
     }
 }
 
 pub async fn wait_for_line(log: &mut Lines<BufReader<ChildStderr>>, needle: &str) -> String {
     let mut seen = Vec::new();
-    while let Some(line) = log.next_line().await.unwrap() {
-        if line.contains(needle) {
-            return line;
+    let found = within(DEADLINE, async {
+        while let Some(line) = log.next_line().await.unwrap() {
+            if line.contains(needle) {
+                return Some(line);
+            }
+            seen.push(line);
         }
-        seen.push(line);
+        None
+    })
+    .await;
+    match found {
+        Some(Some(line)) => line,
+        Some(None) => panic!("log ended without {needle:?}:\n{}", seen.join("\n")),
+        None => panic!(
+            "timed out after {DEADLINE:?} waiting for a log line with {needle:?}; the log so far:\n{}",
+            seen.join("\n")
+        ),
     }
-    panic!("log ended without {needle:?}:\n{}", seen.join("\n"));
+}
+
+/// Runs `cmd` to its exit and collects its output, with a [`DEADLINE`] (the child is killed
+/// when the test fails or is killed: [`command`] sets `kill_on_drop`).
+pub async fn output(cmd: &mut Command) -> std::process::Output {
+    let std = cmd.as_std();
+    let program = std::path::Path::new(std.get_program());
+    let what = format!(
+        "{} {:?} to exit",
+        program.file_name().unwrap_or_default().to_string_lossy(),
+        std.get_args().collect::<Vec<_>>()
+    );
+    deadline(what, cmd.output()).await.unwrap()
 }
 
 /// A simulator holding every answer, so the first cycle cannot finish until it is released.

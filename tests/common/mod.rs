@@ -5,7 +5,9 @@
 pub mod exporter;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -26,6 +28,50 @@ use tokio_util::sync::CancellationToken;
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 pub const BASE: &str = "amazon.titan-text-express-v1:0:8k";
+
+/// How long a helper waits for anything (a log line, a response, an exit, a poll cycle) before
+/// the test fails saying what it waited for. Far beyond any wait that passes, and inside
+/// nextest's slow-timeout (`.config/nextest.toml`), so a hang is told by the helper that saw it.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Awaits `future`, failing the test with `what` once [`DEADLINE`] has passed.
+pub async fn deadline<F: Future>(what: impl std::fmt::Display, future: F) -> F::Output {
+    match within(DEADLINE, future).await {
+        Some(output) => output,
+        None => panic!("timed out after {DEADLINE:?} waiting for {what}"),
+    }
+}
+
+/// `future`'s output, or `None` once `limit` of real time has passed. Real time, not tokio's
+/// clock: on a paused clock (`start_paused`) a tokio timer fires as soon as the runtime is idle,
+/// so a tokio timeout would expire while a socket merely waits for its peer.
+pub async fn within<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
+    let (expire, expired) = tokio::sync::oneshot::channel::<()>();
+    let (finish, finished) = std::sync::mpsc::channel::<()>();
+    // The watchdog returns as soon as `finish` is dropped: when this function returns, or when
+    // its caller drops it.
+    std::thread::spawn(move || {
+        if finished.recv_timeout(limit) == Err(RecvTimeoutError::Timeout) {
+            let _ = expire.send(());
+        }
+    });
+    let _finish = finish;
+    tokio::select! {
+        biased;
+        output = future => Some(output),
+        Ok(()) = expired => None,
+    }
+}
+
+/// [`Simulator::wait_for_calls`] with a [`DEADLINE`].
+pub async fn wait_for_calls(sim: &Simulator, n: usize) {
+    if within(DEADLINE, sim.wait_for_calls(n)).await.is_none() {
+        panic!(
+            "timed out after {DEADLINE:?} waiting for {n} calls to the simulator; it had {}",
+            sim.calls().len()
+        );
+    }
+}
 
 pub fn base_model_arn() -> String {
     format!("arn:aws:bedrock:{REGION}::foundation-model/{BASE}")
@@ -217,7 +263,7 @@ impl Harness {
     pub async fn stop(self) {
         self.server.stop().await;
         self.sim.clear_faults();
-        self.sim_server.shutdown().await;
+        deadline("the simulator to shut down", self.sim_server.shutdown()).await;
     }
 }
 
@@ -263,7 +309,9 @@ impl Server {
 
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.task.await.unwrap();
+        deadline("the server to shut down", self.task)
+            .await
+            .unwrap();
     }
 }
 
@@ -295,15 +343,23 @@ pub async fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Response {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.expect("send");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read");
+        raw
+    };
+    let raw = deadline(
+        format!("the response to {method} {path} from {addr}"),
+        exchange,
+    )
+    .await;
     parse_response(&raw)
 }
 
@@ -360,9 +416,14 @@ pub async fn run_cycles<S: BedrockSource>(poller: Poller<S>, cycles: u64) {
     let mut snapshots = poller.subscribe();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(poller.run(shutdown.clone()));
-    snapshots.wait_for(|s| s.cycles >= cycles).await.unwrap();
+    deadline(
+        format!("{cycles} poll cycles"),
+        snapshots.wait_for(|s| s.cycles >= cycles),
+    )
+    .await
+    .unwrap();
     shutdown.cancel();
-    task.await.unwrap();
+    deadline("the poller to stop", task).await.unwrap();
 }
 
 /// The value of label `name` in a series line, if it has one.

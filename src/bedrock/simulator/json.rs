@@ -1,4 +1,4 @@
-//! Bedrock's JSON shapes, as `shared/reference/bedrock-2023-04-20.service.json` gives them:
+//! Bedrock's JSON shapes, as `tests/reference/bedrock-2023-04-20.service.json` gives them:
 //! RFC 3339 timestamps, absent fields left out, summaries with only the fields they carry.
 
 use std::collections::BTreeMap;

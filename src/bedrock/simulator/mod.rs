@@ -4,7 +4,7 @@
 //! It serves `--demo` (with the evolving [`crate::demo`] timeline) and the tests (with records
 //! they put and remove). Two ways in:
 //! - [`http`]: a real HTTP server, so the SDK's signing, parsing, pagination, retries and error
-//!   mapping are exercised (`shared/reference/bedrock-2023-04-20.service.json` gives the shapes:
+//!   mapping are exercised (`tests/reference/bedrock-2023-04-20.service.json` gives the shapes:
 //!   [`json`]), with an STS `AssumeRole` beside it ([`sts`]);
 //! - [`BedrockSource`] in-process, so scheduling tests can count calls on paused time.
 //!
