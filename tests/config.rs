@@ -6,6 +6,7 @@ use std::process::Command;
 
 use std::time::Duration;
 
+use bedrock_exporter::config::web::WebConfig;
 use bedrock_exporter::config::{Config, ConfigError, Discovery, JOBS_CREATED_WITHIN};
 
 fn testdata(name: &str) -> PathBuf {
@@ -75,6 +76,9 @@ fn invalid_files_report_exact_messages() {
         ("invalid-same-name-two-targets.yaml", &["targets[1].jobs[0]: \"nightly-ft\" is also listed at targets[0].jobs[0] for the same region; give one of them by ARN"]),
         ("invalid-not-a-list.yaml", &["targets[0].jobs: expected a list of names or ARNs, got \"my-job\""]),
         ("invalid-alias-bomb.yaml", &["invalid YAML: repetition limit exceeded"]),
+        ("invalid-alias-wide.yaml", &["refused: with its aliases expanded it holds more than the limit of 262144 values"]),
+        ("invalid-alias-deep.yaml", &["refused: with its aliases expanded it nests deeper than the limit of 64 levels"]),
+        ("invalid-deep.yaml", &["refused before parsing: it nests deeper than the limit of 64 levels (line 66)"]),
         ("invalid-yaml.yaml", &["invalid YAML: did not find expected ',' or ']' at line 3 column 1, while parsing a flow sequence at line 2 column 11"]),
     ];
     let mut seen = Vec::new();
@@ -211,4 +215,99 @@ fn config_check_reports_a_missing_file() {
         stderr.contains("bedrock-exporter --demo") && stderr.contains("config.example.yaml"),
         "{stderr}"
     );
+}
+
+const TOO_LARGE: &str =
+    "refused before parsing: it is larger than the limit of 1 MiB (1048576 bytes)";
+
+/// The one problem of a file refused whole, by both the config and the web config loader.
+fn refusal(path: &Path) -> Vec<String> {
+    let mut messages = Vec::new();
+    for error in [Config::load(path).err(), WebConfig::load(path).err()] {
+        match error {
+            Some(ConfigError::Invalid { problems, .. }) => {
+                messages.extend(problems.iter().map(ToString::to_string))
+            }
+            other => panic!("{}: expected a refusal, got {other:?}", path.display()),
+        }
+    }
+    messages
+}
+
+/// Files larger than the limit are refused after reading one byte more than it, whatever they
+/// are: an endless device, a large file, a FIFO that a writer keeps filling.
+#[test]
+fn oversized_files_are_refused_unread() {
+    let dir = std::env::temp_dir().join(format!("bedrock-exporter-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    assert_eq!(refusal(Path::new("/dev/zero")), [TOO_LARGE, TOO_LARGE]);
+
+    let large = dir.join("large.yaml");
+    let file = std::fs::File::create(&large).unwrap();
+    file.set_len(200_000_000).unwrap();
+    assert_eq!(refusal(&large), [TOO_LARGE, TOO_LARGE]);
+
+    // One byte over the limit is refused; at the limit, the file is parsed.
+    let text = format!("targets: [{{jobs: [a]}}]\n{}", "#".repeat(1 << 20));
+    std::fs::write(&large, &text[..(1 << 20) + 1]).unwrap();
+    assert_eq!(refusal(&large), [TOO_LARGE, TOO_LARGE]);
+    std::fs::write(&large, &text[..1 << 20]).unwrap();
+    assert!(Config::load(&large).is_ok());
+
+    let fifo = dir.join("fifo.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let writer_path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        // Two readers in turn (the config and the web config loader); each closes the FIFO
+        // after 1 MiB and a byte, which ends the writing with a broken pipe.
+        let mut written = 0usize;
+        for _ in 0..2 {
+            let mut pipe = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&writer_path)
+                .unwrap();
+            let line = [b'#'; 4096];
+            while pipe.write_all(&line).is_ok() {
+                written += line.len();
+            }
+        }
+        written
+    });
+    assert_eq!(refusal(&fifo), [TOO_LARGE, TOO_LARGE]);
+    let written = writer.join().unwrap();
+    // Each reader stopped within a pipe buffer or so of the limit.
+    assert!(
+        written < 2 * ((1 << 20) + (1 << 20)),
+        "{written} bytes written"
+    );
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn config_check_refuses_an_oversized_config_or_web_config() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    for args in [
+        vec!["--config.file=/dev/zero".to_owned()],
+        vec![
+            format!("--config.file={}", example.display()),
+            "--web.config.file=/dev/zero".to_owned(),
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bedrock-exporter"))
+            .arg("--config.check")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!("/dev/zero: 1 problem:\n  {TOO_LARGE}\n"),
+            "{args:?}"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! with its path (`targets[0].jobs[3]: ...`), as blackbox_exporter does.
 
 pub mod web;
+pub mod yaml;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -131,12 +132,10 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`, reading no more of it than [`yaml::MAX_BYTES`]
+    /// and one byte.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = yaml::read_file(path)?;
         Config::parse(&text).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
             problems,
@@ -198,13 +197,9 @@ impl Config {
     }
 
     /// Parses and validates YAML text, returning every problem found.
+    /// Text over the bounds of [`yaml`] (size, nesting, aliases) is refused before it is built.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
-        let value: Value = serde_yaml::from_str(text).map_err(|e| {
-            vec![Problem {
-                path: String::new(),
-                message: format!("invalid YAML: {e}"),
-            }]
-        })?;
+        let value = yaml::parse(text).map_err(|problem| vec![problem])?;
         let mut checker = Checker::default();
         let config = checker.config(&value);
         let regions: Vec<Option<String>> =
