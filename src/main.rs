@@ -389,9 +389,13 @@ async fn serve_or_once(
             ExitCode::from(1)
         });
     };
-    let listener = app::bind(&flags.listen_address)
-        .await
-        .map_err(start_failure)?;
+    let listener = app::bind(&flags.listen_address).await.map_err(|error| {
+        // The one line says what to change.
+        let error = anyhow::Error::from(error);
+        Failure::Runtime(anyhow::anyhow!(
+            "{error:#}; choose another address with --web.listen-address"
+        ))
+    })?;
     let web = app::Web {
         telemetry_path: flags.telemetry_path,
         security,

@@ -288,6 +288,13 @@ async fn a_taken_port_exits_1_with_one_clear_line() {
         stderr.starts_with(&format!("error: cannot listen on {addr}: ")),
         "{stderr}"
     );
+    // And says which flag changes it.
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("choose another address with --web.listen-address"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
