@@ -42,6 +42,9 @@ fn invalid_files_report_exact_messages() {
         ("invalid-long-duration.yaml", &["terminal_interval: 300000000000y is out of range: from 1s to 30d"]),
         ("invalid-model-too-long.yaml", &["targets[0].models[0]: \"m1234567890123456789012345678901234567890123456789012345678901234\" is longer than 63 characters, the most a model name has"]),
         ("invalid-terminal-shorter.yaml", &["terminal_interval: 5m is shorter than interval (10m)"]),
+        ("invalid-terminal-shorter-default.yaml", &["terminal_interval: 30s is shorter than interval (1m, its default)"]),
+        ("invalid-terminal-shorter-as-written.yaml", &["terminal_interval: 1h is shorter than interval (1.5h)"]),
+        ("invalid-terminal-zero.yaml", &["terminal_interval: 0s is out of range: from 1s to 30d"]),
         ("invalid-concurrency.yaml", &["concurrency: expected a whole number from 1 to 64, got 0"]),
         ("invalid-no-targets.yaml", &["targets: required: list at least one target"]),
         ("invalid-empty-targets.yaml", &["targets: list at least one target"]),
@@ -102,6 +105,10 @@ fn invalid_files_report_exact_messages() {
 fn valid_files_load() {
     let config = Config::load(&testdata("valid-same-name-two-accounts.yaml")).unwrap();
     assert_eq!(config.targets.len(), 2);
+
+    let config = Config::load(&testdata("valid-long-interval.yaml")).unwrap();
+    assert_eq!(config.interval, Duration::from_secs(5400));
+    assert_eq!(config.terminal_interval, Duration::from_secs(5400));
 
     let config = Config::load(&testdata("valid-discover.yaml")).unwrap();
     let all = &config.targets[0].discover;

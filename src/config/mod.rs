@@ -24,7 +24,8 @@ use crate::exposition::families;
 pub struct Config {
     /// How often running jobs, creating models and never-read identifiers are re-read.
     pub interval: Duration,
-    /// How often finished jobs and settled models are re-read.
+    /// How often finished jobs and settled models are re-read. Unset: 30m, or `interval` when
+    /// that is longer.
     pub terminal_interval: Duration,
     /// Bound on one API call, SDK retries included.
     pub request_timeout: Duration,
@@ -339,24 +340,19 @@ impl Checker {
         let Some(map) = self.mapping("", value, TOP_KEYS) else {
             return config;
         };
-        for (key, slot, min) in [
-            ("interval", &mut config.interval, MIN_INTERVAL),
-            (
-                "terminal_interval",
-                &mut config.terminal_interval,
-                MIN_INTERVAL,
-            ),
-            (
-                "request_timeout",
-                &mut config.request_timeout,
-                MIN_REQUEST_TIMEOUT,
-            ),
-        ] {
-            if let Some(v) = map.get(key) {
-                if let Some(d) = self.duration(key, v, min) {
-                    *slot = d;
-                }
+        let interval = map
+            .get("interval")
+            .map(|v| self.duration("interval", v, MIN_INTERVAL));
+        let terminal = map
+            .get("terminal_interval")
+            .map(|v| self.duration("terminal_interval", v, MIN_INTERVAL));
+        if let Some(v) = map.get("request_timeout") {
+            if let Some(d) = self.duration("request_timeout", v, MIN_REQUEST_TIMEOUT) {
+                config.request_timeout = d;
             }
+        }
+        if let Some(Some(d)) = interval {
+            config.interval = d;
         }
         if let Some(v) = map.get("concurrency") {
             match v.as_u64() {
@@ -370,15 +366,31 @@ impl Checker {
                 ),
             }
         }
-        if config.terminal_interval < config.interval {
-            self.problem(
-                "terminal_interval",
-                format!(
-                    "{} is shorter than interval ({})",
-                    show_duration(config.terminal_interval),
-                    show_duration(config.interval)
-                ),
-            );
+        match terminal {
+            // Unset, it follows a longer interval: finished jobs are read no more often than
+            // running ones, and `interval: 2h` alone is a valid config.
+            None => config.terminal_interval = config.terminal_interval.max(config.interval),
+            Some(Some(t)) => {
+                config.terminal_interval = t;
+                // Compared with the interval in force, as written or by default; an invalid
+                // one has been reported already.
+                let written = |key| map.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+                let interval = match interval {
+                    None => Some(format!("{}, its default", show_duration(config.interval))),
+                    Some(Some(_)) => Some(written("interval").trim().to_owned()),
+                    Some(None) => None,
+                };
+                if let Some(interval) = interval.filter(|_| t < config.interval) {
+                    self.problem(
+                        "terminal_interval",
+                        format!(
+                            "{} is shorter than interval ({interval})",
+                            written("terminal_interval").trim()
+                        ),
+                    );
+                }
+            }
+            Some(None) => {}
         }
         if let Some(v) = map.get("exclude_metrics") {
             config.exclude_metrics = self.excluded_metrics(v);
