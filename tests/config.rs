@@ -35,6 +35,12 @@ fn invalid_files_report_exact_messages() {
             "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in the README)",
             "exclude_metrics[2]: \"bedrock_exporter_target_up\" is one of the exporter's own metrics, which cannot be excluded",
         ]),
+        ("invalid-unknown-key-typo.yaml", &[
+            "intervl: unknown key, did you mean `interval`? (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)",
+            "targets[0].regoin: unknown key, did you mean `region`? (expected one of: region, role_arn, endpoint_url, jobs, models, discover)",
+            "targets[0].discover.model: unknown key, did you mean `models`? (expected one of: jobs, models)",
+            "targets[0].discover: discovers nothing: give jobs, models or both (`jobs: {}` takes every job)",
+        ]),
         ("invalid-unknown-target-key.yaml", &["targets[0].access_key_id: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models, discover)"]),
         ("invalid-duration.yaml", &["interval: expected a duration such as 90s, 5m or 1h30m, got 60"]),
         ("invalid-zero-duration.yaml", &["request_timeout: 0s is out of range: from 1ms to 30d"]),

@@ -322,9 +322,12 @@ impl Checker {
             if known.contains(&key) {
                 out.insert(key, value);
             } else {
+                let hint = closest(key, known)
+                    .map(|k| format!(", did you mean `{k}`?"))
+                    .unwrap_or_default();
                 self.problem(
                     join(path, key),
-                    format!("unknown key (expected one of: {})", known.join(", ")),
+                    format!("unknown key{hint} (expected one of: {})", known.join(", ")),
                 );
             }
         }
@@ -838,6 +841,54 @@ pub fn show_duration(d: Duration) -> String {
     }
 }
 
+/// The one key of `known` close enough to `typed` to be what was meant: at an edit distance
+/// (ignoring case) of at most a third of its length, from 1 to 3, and closer than any other.
+fn closest<'k>(typed: &str, known: &[&'k str]) -> Option<&'k str> {
+    let typed = typed.to_lowercase();
+    let most = (typed.chars().count() / 3).clamp(1, 3);
+    let mut best: Option<(usize, &str)> = None;
+    let mut tied = false;
+    for key in known {
+        let d = edit_distance(&typed, key);
+        match best {
+            Some((b, _)) if d > b => {}
+            Some((b, _)) if d == b => tied = true,
+            _ => {
+                best = Some((d, key));
+                tied = false;
+            }
+        }
+    }
+    best.filter(|(d, _)| *d <= most && !tied).map(|(_, k)| k)
+}
+
+/// Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`: the optimal
+/// string alignment distance. Keys are short, so the whole table is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
@@ -881,6 +932,30 @@ mod tests {
         assert_eq!(config.interval, Duration::from_secs(90));
         assert_eq!(config.terminal_interval, Duration::from_secs(5400));
         assert_eq!(config.request_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_close_key_is_suggested() {
+        assert_eq!(edit_distance("intreval", "interval"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        for (typed, meant) in [
+            ("intreval", Some("interval")),
+            ("Interval", Some("interval")),
+            ("terminal-interval", Some("terminal_interval")),
+            ("request_timout", Some("request_timeout")),
+            ("exclude_metric", Some("exclude_metrics")),
+            ("target", Some("targets")),
+            ("scrape_timeout", None),
+            ("x", None),
+            ("", None),
+        ] {
+            assert_eq!(closest(typed, TOP_KEYS), meant, "{typed}");
+        }
+        // Two keys as close: neither is suggested.
+        assert_eq!(closest("jobz", &["jobs", "joba"]), None);
+        assert_eq!(closest("model", DISCOVER_KEYS), Some("models"));
+        assert_eq!(closest("regoin", TARGET_KEYS), Some("region"));
     }
 
     #[test]

@@ -467,6 +467,17 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_key_gets_a_suggestion() {
+        assert_eq!(
+            problems("tls_server_confg:\n  cert_file: a.crt\nbasic_auth_users:\n  u: x\n"),
+            [
+                "tls_server_confg: unknown key, did you mean `tls_server_config`? (expected one of: tls_server_config, http_server_config, basic_auth_users, rate_limit)",
+                "basic_auth_users.u: is not a bcrypt hash: it must start with $2a$, $2b$ or $2y$",
+            ]
+        );
+    }
+
+    #[test]
     fn bcrypt_hashes_are_checked_by_shape() {
         assert_eq!(check_bcrypt(HASH), Ok(()));
         let made = bcrypt::hash("pw", 4).unwrap();
