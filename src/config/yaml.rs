@@ -257,7 +257,12 @@ impl Scan {
                     continue;
                 }
                 Some(_) => {
-                    if c == '\'' {
+                    if escaped {
+                        // The second quote of `''`.
+                        escaped = false;
+                    } else if c == '\'' && line[start + i + 1..].starts_with('\'') {
+                        escaped = true;
+                    } else if c == '\'' {
                         self.quote = None;
                     }
                     previous = c;
@@ -325,12 +330,13 @@ fn has_key(text: &str) -> bool {
     if text.starts_with(['[', '{', '#', '|', '>']) {
         return false;
     }
-    let rest = match text.chars().next() {
-        Some(q @ ('"' | '\'')) => match text[1..].find(q) {
-            Some(end) => &text[end + 2..],
+    let rest = if text.starts_with(['"', '\'']) {
+        match quoted_end(text) {
+            Some(end) => &text[end..],
             None => return false,
-        },
-        _ => text,
+        }
+    } else {
+        text
     };
     let mut previous = ' ';
     for (i, c) in rest.char_indices() {
@@ -343,6 +349,25 @@ fn has_key(text: &str) -> bool {
         previous = c;
     }
     false
+}
+
+/// Where the quoted scalar that starts `text` ends (the byte after its closing quote), if it
+/// ends on this line: `''` in single quotes and `\` escapes in double quotes are not its end.
+fn quoted_end(text: &str) -> Option<usize> {
+    let quote = text.chars().next()?;
+    let mut chars = text.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        if quote == '"' && c == '\\' {
+            chars.next();
+        } else if c == quote {
+            if quote == '\'' && text[i + 1..].starts_with('\'') {
+                chars.next();
+            } else {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
 }
 
 /// Which bound the walk stopped at.
@@ -505,6 +530,10 @@ mod tests {
             ("a: x # [[[[\n", 1),
             ("a: &anchor [1]\nb: !!seq [1]\n", 2),
             ("a: \"multi\n  line [[[ \\\" still\"\nb: 1\n", 1),
+            // Escaped quotes in quoted keys: `''` and `\"`.
+            ("''': ': []\n", 2),
+            ("\"a\\\": [\": [1]\n", 2),
+            ("'it''s': {a: 1}\n", 2),
             ("targets:\n  - region: us-east-1\n    jobs: [a, b]\n    discover:\n      jobs: {}\n", 5),
         ] {
             assert_eq!(depth(text), levels, "{text:?}");
