@@ -324,3 +324,216 @@ fn config_check_refuses_an_oversized_config_or_web_config() {
         );
     }
 }
+
+/// Whatever the text, loading a config or web config ends in a config or in problems: no
+/// panic, and no problem without a message. Inputs are small, so each case is quick; the
+/// bounds on large inputs have their own tests above.
+mod properties {
+    use std::time::Duration;
+
+    use bedrock_exporter::config::web::WebConfig;
+    use bedrock_exporter::config::{show_duration, yaml, Config};
+    use proptest::prelude::*;
+    use serde_yaml::Value;
+
+    /// Pieces of YAML and of this config, so that random text reaches past the parser into
+    /// the checks, the pre-scan and the alias walk.
+    const TOKENS: &[&str] = &[
+        "\n",
+        "\n  ",
+        "\n    ",
+        " ",
+        "- ",
+        "-",
+        ": ",
+        ":",
+        "? ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "#",
+        "'",
+        "\"",
+        "\\",
+        "|",
+        ">-",
+        "&a ",
+        "*a",
+        "&b ",
+        "*b",
+        "!!str ",
+        "!tag ",
+        "---\n",
+        "...",
+        "%YAML 1.2\n",
+        "~",
+        "null",
+        "true",
+        "0",
+        "-1",
+        "1e400",
+        "0x1f",
+        "60s",
+        "1.5h",
+        "0s",
+        "300000000000y",
+        "interval",
+        "terminal_interval",
+        "request_timeout",
+        "concurrency",
+        "targets",
+        "exclude_metrics",
+        "region",
+        "us-east-1",
+        "role_arn",
+        "endpoint_url",
+        "http://127.0.0.1:1",
+        "jobs",
+        "models",
+        "discover",
+        "name_contains",
+        "base_model",
+        "created_within",
+        "my-job",
+        "arn:aws:bedrock:us-east-1:123456789012:custom-model/a.b/abcdefghijkl",
+        "tls_server_config",
+        "cert_file",
+        "key_file",
+        "client_auth_type",
+        "basic_auth_users",
+        "http_server_config",
+        "headers",
+        "X-Frame-Options",
+        "$2y$10$",
+        "é",
+        "\u{2028}",
+        "\t",
+        "\r\n",
+        "\u{feff}",
+    ];
+
+    fn yamlish() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|t| t.concat())
+    }
+
+    fn check(text: &str) {
+        match Config::parse(text) {
+            Ok(config) => assert!(!config.targets.is_empty()),
+            Err(problems) => {
+                assert!(!problems.is_empty());
+                assert!(
+                    problems.iter().all(|p| !p.message.is_empty()),
+                    "{problems:?}"
+                );
+            }
+        }
+        if let Err(problems) = WebConfig::parse(text, std::path::Path::new("/etc/web")) {
+            assert!(
+                problems.iter().all(|p| !p.message.is_empty()),
+                "{problems:?}"
+            );
+        }
+    }
+
+    /// Mappings and lists around the deepest value.
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::Sequence(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Mapping(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            Value::Tagged(tagged) => depth(&tagged.value),
+            _ => 0,
+        }
+    }
+
+    /// The depth the pre-scan finds.
+    fn scanned(text: &str) -> usize {
+        (0..=yaml::MAX_DEPTH + 1)
+            .find(|max| yaml::too_deep(text, *max).is_none())
+            .unwrap_or(usize::MAX)
+    }
+
+    fn tree() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::Number(n.into())),
+            "[a-z:#\\[\\]{}'\" |>&*!-]{0,8}".prop_map(Value::String),
+            "[a-z \n]{0,12}".prop_map(Value::String),
+        ];
+        scalar.prop_recursive(8, 48, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+                prop::collection::vec(("[a-z:# \\[{'\"-]{0,6}", inner), 0..4).prop_map(|entries| {
+                    Value::Mapping(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (Value::String(k), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn any_string_is_loaded_or_refused(text in any::<String>()) {
+            check(&text);
+        }
+
+        #[test]
+        fn any_bytes_are_loaded_or_refused(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            check(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn any_yaml_like_text_is_loaded_or_refused(text in yamlish()) {
+            check(&text);
+            // The pre-scan takes any text, and parsed text is within the exact bound.
+            let _ = yaml::too_deep(&text, yaml::MAX_DEPTH);
+            if let Ok(value) = yaml::parse(&text) {
+                prop_assert!(depth(&value) <= yaml::MAX_DEPTH);
+            }
+        }
+
+        /// The pre-scan counts the levels of YAML as serde_yaml writes it, block scalars and
+        /// quoted keys included.
+        #[test]
+        fn the_pre_scan_counts_the_levels_of_written_yaml(value in tree()) {
+            let text = serde_yaml::to_string(&value).unwrap();
+            prop_assert_eq!(scanned(&text), depth(&value), "{}", text);
+        }
+
+        /// Any interval alone (terminal_interval unset) is taken, or reported at `interval` and
+        /// nowhere else.
+        #[test]
+        fn any_interval_is_taken_or_reported(text in prop_oneof![
+            "[0-9]{1,4}(\\.[0-9]{1,2})?(ns|ms|s|m|h|d|w|y)?",
+            "[0-9 .]{0,24}[a-z]{0,6}( [0-9]{1,3}[a-z]{1,3})?",
+        ]) {
+            let yaml = format!("interval: {text:?}\ntargets: [{{jobs: [a]}}]\n");
+            match Config::parse(&yaml) {
+                Ok(config) => {
+                    prop_assert!(config.interval >= Duration::from_secs(1));
+                    prop_assert!(config.interval <= Duration::from_secs(30 * 86_400));
+                    prop_assert!(config.terminal_interval >= config.interval);
+                }
+                Err(problems) => {
+                    prop_assert_eq!(problems.len(), 1, "{:?}", problems);
+                    prop_assert_eq!(&problems[0].path, "interval");
+                }
+            }
+        }
+
+        /// A duration shown in a message reads back as itself.
+        #[test]
+        fn shown_durations_read_back(secs in 0u64..=3650 * 86_400, nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos);
+            prop_assert_eq!(humantime::parse_duration(&show_duration(d)).unwrap(), d);
+        }
+    }
+}
