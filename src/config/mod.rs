@@ -3,6 +3,9 @@
 //! Parsing walks a `serde_yaml::Value` by hand rather than deriving `Deserialize`, so that an
 //! unknown key, a bad duration and a bad identifier in one file are all reported at once, each
 //! with its path (`targets[0].jobs[3]: ...`), as blackbox_exporter does.
+//!
+//! Text becomes YAML only through [`yaml`], which refuses a file over 1 MiB, nested deeper than
+//! 64 levels, or whose aliases expand past a bound, before anything is built from it.
 
 pub mod web;
 pub mod yaml;
