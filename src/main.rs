@@ -3,6 +3,7 @@
 //! Exit codes: 0 clean shutdown, 2 bad flags or config, 1 a runtime failure.
 
 use std::io::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -41,7 +42,7 @@ struct Flags {
         long = "web.listen-address",
         value_name = "ADDRESS",
         default_value = ":10025",
-        value_parser = app::parse_listen_address
+        value_parser = listen_address
     )]
     listen_address: String,
     /// Path under which metrics are served.
@@ -71,27 +72,104 @@ struct Flags {
     #[arg(long = "web.config.file", value_name = "PATH")]
     web_config_file: Option<PathBuf>,
     /// Scrapes served at once; one more gets 503 at once. 0: no limit.
-    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40, value_parser = max_requests)]
     max_requests: usize,
 }
+
+// Every flag's value is checked here, so that a value out of range exits 2 naming its flag
+// (clap's message) instead of failing later, or panicking where it is used (a duration that
+// overflows a clock, a semaphore of more permits than tokio allows).
+
+/// The longest duration a flag takes.
+const MAX_FLAG_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The most scrapes `--web.max-requests` lets run at once.
+const MAX_REQUESTS: usize = 100_000;
+/// The longest `--web.telemetry-path`.
+const MAX_TELEMETRY_PATH: usize = 1024;
 
 fn auto_reload_interval(text: &str) -> Result<Duration, String> {
     let every = humantime::parse_duration(text)
         .map_err(|e| format!("{e}: expected a duration such as 30s or 1m"))?;
-    if !every.is_zero() && every < Duration::from_secs(1) {
-        return Err("must be 0s (off) or at least 1s".to_owned());
+    if !every.is_zero() && !(Duration::from_secs(1)..=MAX_FLAG_DURATION).contains(&every) {
+        return Err("must be 0s (off) or from 1s to 24h".to_owned());
     }
     Ok(every)
+}
+
+fn max_requests(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= MAX_REQUESTS => Ok(n),
+        _ => Err(format!(
+            "must be a whole number from 0 (no limit) to {MAX_REQUESTS}"
+        )),
+    }
 }
 
 fn telemetry_path(path: &str) -> Result<String, String> {
     if !path.starts_with('/') {
         return Err("must start with '/'".to_owned());
     }
+    if path.len() > MAX_TELEMETRY_PATH {
+        return Err(format!("is longer than {MAX_TELEMETRY_PATH} characters"));
+    }
+    // What a request path can hold (RFC 3986), so that the path can be scraped at all.
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b);
+    let escapes_ok = path.split('%').skip(1).all(|escape| {
+        escape.len() >= 2 && escape.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit)
+    });
+    if !path.bytes().all(allowed) || !escapes_ok {
+        return Err(
+            "may hold only letters, digits, '/' and the other characters of a URL path (no space, '?' or '#')"
+                .to_owned(),
+        );
+    }
     if server::RESERVED_PATHS.contains(&path) {
         return Err(format!("{path} is taken by another endpoint"));
     }
     Ok(path.to_owned())
+}
+
+/// `HOST:PORT` or `:PORT`, where HOST is an IPv4 address, an IPv6 address in brackets or a
+/// host name: anything else could only fail once the exporter has started.
+fn listen_address(text: &str) -> Result<String, String> {
+    let address = app::parse_listen_address(text)?;
+    let Some((host, _)) = address.rsplit_once(':') else {
+        return Err("expected HOST:PORT or :PORT".to_owned());
+    };
+    if host.is_empty() {
+        return Ok(address);
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        return match inner.strip_suffix(']').map(str::parse::<Ipv6Addr>) {
+            Some(Ok(_)) => Ok(address),
+            _ => Err(format!("{host} is not an IPv6 address in brackets")),
+        };
+    }
+    if host.contains(':') {
+        return Err(format!(
+            "{host} looks like an IPv6 address: write it in brackets, as [{host}]:PORT"
+        ));
+    }
+    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return match host.parse::<Ipv4Addr>() {
+            Ok(_) => Ok(address),
+            Err(_) => Err(format!("{host} is not an IPv4 address")),
+        };
+    }
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if host.len() > 253 || !host.split('.').all(label_ok) {
+        return Err(format!(
+            "{host:?} is not a host name, an IPv4 address or an IPv6 address in brackets"
+        ));
+    }
+    Ok(address)
 }
 
 /// How a run ended badly.
@@ -311,9 +389,13 @@ async fn serve_or_once(
             ExitCode::from(1)
         });
     };
-    let listener = app::bind(&flags.listen_address)
-        .await
-        .map_err(start_failure)?;
+    let listener = app::bind(&flags.listen_address).await.map_err(|error| {
+        // The one line says what to change.
+        let error = anyhow::Error::from(error);
+        Failure::Runtime(anyhow::anyhow!(
+            "{error:#}; choose another address with --web.listen-address"
+        ))
+    })?;
     let web = app::Web {
         telemetry_path: flags.telemetry_path,
         security,

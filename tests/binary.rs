@@ -291,6 +291,13 @@ async fn a_taken_port_exits_1_with_one_clear_line() {
         stderr.starts_with(&format!("error: cannot listen on {addr}: ")),
         "{stderr}"
     );
+    // And says which flag changes it.
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("choose another address with --web.listen-address"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -299,6 +306,7 @@ async fn bad_flags_exit_2() {
     // --once, so that such a run ends instead of serving.
     let config = write_config("http://127.0.0.1:9", &["job-1"]);
     let config_flag = format!("--config.file={}", config.display());
+    let long_path = format!("--web.telemetry-path=/{}", "a".repeat(1024));
     for (args, named) in [
         (&["--no-such-flag"][..], "--no-such-flag"),
         (&["--log.format=xml"], "--log.format"),
@@ -312,11 +320,73 @@ async fn bad_flags_exit_2() {
         (&["--web.listen-address=:http"], "--web.listen-address"),
         (&["--web.listen-address=:70000"], "--web.listen-address"),
         (&["--demo", "--config.file=x.yaml"], "--config.file"),
+        // Every value is bounded, and checked before anything starts: these used to start,
+        // then panic (a clock overflow, a semaphore too large) or fail with exit 1.
+        (
+            &["--config.auto-reload-interval=300000000000y"],
+            "--config.auto-reload-interval",
+        ),
+        (
+            &["--config.auto-reload-interval=25h"],
+            "--config.auto-reload-interval",
+        ),
+        (
+            &["--config.auto-reload-interval=500ms"],
+            "--config.auto-reload-interval",
+        ),
+        (&["--web.max-requests=100001"], "--web.max-requests"),
+        (
+            &["--web.max-requests=18446744073709551615"],
+            "--web.max-requests",
+        ),
+        (&["--web.max-requests=-1"], "--web.max-requests"),
+        (
+            &["--web.telemetry-path=/metrics?x=1"],
+            "--web.telemetry-path",
+        ),
+        (
+            &["--web.telemetry-path=/my metrics"],
+            "--web.telemetry-path",
+        ),
+        (
+            &["--web.telemetry-path=/metrics%zz"],
+            "--web.telemetry-path",
+        ),
+        (&[long_path.as_str()], "--web.telemetry-path"),
+        (&["--web.listen-address=[::1:10025"], "--web.listen-address"),
+        (&["--web.listen-address=::1:10025"], "--web.listen-address"),
+        (
+            &["--web.listen-address=999.0.0.1:10025"],
+            "--web.listen-address",
+        ),
+        (
+            &["--web.listen-address=bad_host:10025"],
+            "--web.listen-address",
+        ),
     ] {
         let out = output(command().arg(&config_flag).args(args)).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    // The bounds themselves are accepted.
+    for arg in [
+        "--config.auto-reload-interval=24h",
+        "--config.auto-reload-interval=1s",
+        "--web.max-requests=100000",
+        "--web.max-requests=0",
+        "--web.telemetry-path=/internal/metrics-v1.0_~%2F",
+        "--web.listen-address=[::1]:0",
+        "--web.listen-address=127.0.0.1:0",
+        "--web.listen-address=localhost:0",
+    ] {
+        let out = command()
+            .arg(&config_flag)
+            .args(["--config.check", arg])
+            .output()
+            .await
+            .unwrap();
+        assert_exit(&out, 0);
     }
     for args in [&["--help"][..], &["--version"]] {
         let out = output(command().args(args)).await;

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use std::time::Duration;
 
+use bedrock_exporter::config::web::WebConfig;
 use bedrock_exporter::config::{Config, ConfigError, Discovery, JOBS_CREATED_WITHIN};
 
 fn testdata(name: &str) -> PathBuf {
@@ -34,6 +35,12 @@ fn invalid_files_report_exact_messages() {
             "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in the README)",
             "exclude_metrics[2]: \"bedrock_exporter_target_up\" is one of the exporter's own metrics, which cannot be excluded",
         ]),
+        ("invalid-unknown-key-typo.yaml", &[
+            "intervl: unknown key, did you mean `interval`? (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)",
+            "targets[0].regoin: unknown key, did you mean `region`? (expected one of: region, role_arn, endpoint_url, jobs, models, discover)",
+            "targets[0].discover.model: unknown key, did you mean `models`? (expected one of: jobs, models)",
+            "targets[0].discover: discovers nothing: give jobs, models or both (`jobs: {}` takes every job)",
+        ]),
         ("invalid-unknown-target-key.yaml", &["targets[0].access_key_id: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models, discover)"]),
         ("invalid-duration.yaml", &["interval: expected a duration such as 90s, 5m or 1h30m, got 60"]),
         ("invalid-zero-duration.yaml", &["request_timeout: 0s is out of range: from 1ms to 30d"]),
@@ -41,6 +48,9 @@ fn invalid_files_report_exact_messages() {
         ("invalid-long-duration.yaml", &["terminal_interval: 300000000000y is out of range: from 1s to 30d"]),
         ("invalid-model-too-long.yaml", &["targets[0].models[0]: \"m1234567890123456789012345678901234567890123456789012345678901234\" is longer than 63 characters, the most a model name has"]),
         ("invalid-terminal-shorter.yaml", &["terminal_interval: 5m is shorter than interval (10m)"]),
+        ("invalid-terminal-shorter-default.yaml", &["terminal_interval: 30s is shorter than interval (1m, its default)"]),
+        ("invalid-terminal-shorter-as-written.yaml", &["terminal_interval: 1h is shorter than interval (1.5h)"]),
+        ("invalid-terminal-zero.yaml", &["terminal_interval: 0s is out of range: from 1s to 30d"]),
         ("invalid-concurrency.yaml", &["concurrency: expected a whole number from 1 to 64, got 0"]),
         ("invalid-no-targets.yaml", &["targets: required: list at least one target"]),
         ("invalid-empty-targets.yaml", &["targets: list at least one target"]),
@@ -75,6 +85,9 @@ fn invalid_files_report_exact_messages() {
         ("invalid-same-name-two-targets.yaml", &["targets[1].jobs[0]: \"nightly-ft\" is also listed at targets[0].jobs[0] for the same region; give one of them by ARN"]),
         ("invalid-not-a-list.yaml", &["targets[0].jobs: expected a list of names or ARNs, got \"my-job\""]),
         ("invalid-alias-bomb.yaml", &["invalid YAML: repetition limit exceeded"]),
+        ("invalid-alias-wide.yaml", &["refused: with its aliases expanded it holds more than the limit of 262144 values"]),
+        ("invalid-alias-deep.yaml", &["refused: with its aliases expanded it nests deeper than the limit of 64 levels"]),
+        ("invalid-deep.yaml", &["refused before parsing: it nests deeper than the limit of 64 levels (line 66)"]),
         ("invalid-yaml.yaml", &["invalid YAML: did not find expected ',' or ']' at line 3 column 1, while parsing a flow sequence at line 2 column 11"]),
     ];
     let mut seen = Vec::new();
@@ -98,6 +111,10 @@ fn invalid_files_report_exact_messages() {
 fn valid_files_load() {
     let config = Config::load(&testdata("valid-same-name-two-accounts.yaml")).unwrap();
     assert_eq!(config.targets.len(), 2);
+
+    let config = Config::load(&testdata("valid-long-interval.yaml")).unwrap();
+    assert_eq!(config.interval, Duration::from_secs(5400));
+    assert_eq!(config.terminal_interval, Duration::from_secs(5400));
 
     let config = Config::load(&testdata("valid-discover.yaml")).unwrap();
     let all = &config.targets[0].discover;
@@ -211,4 +228,312 @@ fn config_check_reports_a_missing_file() {
         stderr.contains("bedrock-exporter --demo") && stderr.contains("config.example.yaml"),
         "{stderr}"
     );
+}
+
+const TOO_LARGE: &str =
+    "refused before parsing: it is larger than the limit of 1 MiB (1048576 bytes)";
+
+/// The one problem of a file refused whole, by both the config and the web config loader.
+fn refusal(path: &Path) -> Vec<String> {
+    let mut messages = Vec::new();
+    for error in [Config::load(path).err(), WebConfig::load(path).err()] {
+        match error {
+            Some(ConfigError::Invalid { problems, .. }) => {
+                messages.extend(problems.iter().map(ToString::to_string))
+            }
+            other => panic!("{}: expected a refusal, got {other:?}", path.display()),
+        }
+    }
+    messages
+}
+
+/// Files larger than the limit are refused after reading one byte more than it, whatever they
+/// are: an endless device, a large file, a FIFO that a writer keeps filling.
+#[test]
+fn oversized_files_are_refused_unread() {
+    let dir = std::env::temp_dir().join(format!("bedrock-exporter-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    assert_eq!(refusal(Path::new("/dev/zero")), [TOO_LARGE, TOO_LARGE]);
+
+    let large = dir.join("large.yaml");
+    let file = std::fs::File::create(&large).unwrap();
+    file.set_len(200_000_000).unwrap();
+    assert_eq!(refusal(&large), [TOO_LARGE, TOO_LARGE]);
+
+    // One byte over the limit is refused; at the limit, the file is parsed.
+    let text = format!("targets: [{{jobs: [a]}}]\n{}", "#".repeat(1 << 20));
+    std::fs::write(&large, &text[..(1 << 20) + 1]).unwrap();
+    assert_eq!(refusal(&large), [TOO_LARGE, TOO_LARGE]);
+    std::fs::write(&large, &text[..1 << 20]).unwrap();
+    assert!(Config::load(&large).is_ok());
+
+    let fifo = dir.join("fifo.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let writer_path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        // Two readers in turn (the config and the web config loader); each closes the FIFO
+        // after 1 MiB and a byte, which ends the writing with a broken pipe.
+        let mut written = 0usize;
+        for _ in 0..2 {
+            let mut pipe = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&writer_path)
+                .unwrap();
+            let line = [b'#'; 4096];
+            while pipe.write_all(&line).is_ok() {
+                written += line.len();
+            }
+        }
+        written
+    });
+    assert_eq!(refusal(&fifo), [TOO_LARGE, TOO_LARGE]);
+    let written = writer.join().unwrap();
+    // Each reader stopped within a pipe buffer or so of the limit.
+    assert!(
+        written < 2 * ((1 << 20) + (1 << 20)),
+        "{written} bytes written"
+    );
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn config_check_refuses_an_oversized_config_or_web_config() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    for args in [
+        vec!["--config.file=/dev/zero".to_owned()],
+        vec![
+            format!("--config.file={}", example.display()),
+            "--web.config.file=/dev/zero".to_owned(),
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bedrock-exporter"))
+            .arg("--config.check")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!("/dev/zero: 1 problem:\n  {TOO_LARGE}\n"),
+            "{args:?}"
+        );
+    }
+}
+
+/// Whatever the text, loading a config or web config ends in a config or in problems: no
+/// panic, and no problem without a message. Inputs are small, so each case is quick; the
+/// bounds on large inputs have their own tests above.
+mod properties {
+    use std::time::Duration;
+
+    use bedrock_exporter::config::web::WebConfig;
+    use bedrock_exporter::config::{show_duration, yaml, Config};
+    use proptest::prelude::*;
+    use serde_yaml::Value;
+
+    /// Pieces of YAML and of this config, so that random text reaches past the parser into
+    /// the checks, the pre-scan and the alias walk.
+    const TOKENS: &[&str] = &[
+        "\n",
+        "\n  ",
+        "\n    ",
+        " ",
+        "- ",
+        "-",
+        ": ",
+        ":",
+        "? ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "#",
+        "'",
+        "\"",
+        "\\",
+        "|",
+        ">-",
+        "&a ",
+        "*a",
+        "&b ",
+        "*b",
+        "!!str ",
+        "!tag ",
+        "---\n",
+        "...",
+        "%YAML 1.2\n",
+        "~",
+        "null",
+        "true",
+        "0",
+        "-1",
+        "1e400",
+        "0x1f",
+        "60s",
+        "1.5h",
+        "0s",
+        "300000000000y",
+        "interval",
+        "terminal_interval",
+        "request_timeout",
+        "concurrency",
+        "targets",
+        "exclude_metrics",
+        "region",
+        "us-east-1",
+        "role_arn",
+        "endpoint_url",
+        "http://127.0.0.1:1",
+        "jobs",
+        "models",
+        "discover",
+        "name_contains",
+        "base_model",
+        "created_within",
+        "my-job",
+        "arn:aws:bedrock:us-east-1:123456789012:custom-model/a.b/abcdefghijkl",
+        "tls_server_config",
+        "cert_file",
+        "key_file",
+        "client_auth_type",
+        "basic_auth_users",
+        "http_server_config",
+        "headers",
+        "X-Frame-Options",
+        "$2y$10$",
+        "é",
+        "\u{2028}",
+        "\t",
+        "\r\n",
+        "\u{feff}",
+    ];
+
+    fn yamlish() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|t| t.concat())
+    }
+
+    fn check(text: &str) {
+        match Config::parse(text) {
+            Ok(config) => assert!(!config.targets.is_empty()),
+            Err(problems) => {
+                assert!(!problems.is_empty());
+                assert!(
+                    problems.iter().all(|p| !p.message.is_empty()),
+                    "{problems:?}"
+                );
+            }
+        }
+        if let Err(problems) = WebConfig::parse(text, std::path::Path::new("/etc/web")) {
+            assert!(
+                problems.iter().all(|p| !p.message.is_empty()),
+                "{problems:?}"
+            );
+        }
+    }
+
+    /// Mappings and lists around the deepest value.
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::Sequence(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Mapping(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+            Value::Tagged(tagged) => depth(&tagged.value),
+            _ => 0,
+        }
+    }
+
+    /// The depth the pre-scan finds.
+    fn scanned(text: &str) -> usize {
+        (0..=yaml::MAX_DEPTH + 1)
+            .find(|max| yaml::too_deep(text, *max).is_none())
+            .unwrap_or(usize::MAX)
+    }
+
+    fn tree() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::Number(n.into())),
+            "[a-z:#\\[\\]{}'\" |>&*!-]{0,8}".prop_map(Value::String),
+            "[a-z \n]{0,12}".prop_map(Value::String),
+        ];
+        scalar.prop_recursive(8, 48, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+                prop::collection::vec(("[a-z:# \\[{'\"-]{0,6}", inner), 0..4).prop_map(|entries| {
+                    Value::Mapping(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (Value::String(k), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn any_string_is_loaded_or_refused(text in any::<String>()) {
+            check(&text);
+        }
+
+        #[test]
+        fn any_bytes_are_loaded_or_refused(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            check(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn any_yaml_like_text_is_loaded_or_refused(text in yamlish()) {
+            check(&text);
+            // The pre-scan takes any text, and parsed text is within the exact bound.
+            let _ = yaml::too_deep(&text, yaml::MAX_DEPTH);
+            if let Ok(value) = yaml::parse(&text) {
+                prop_assert!(depth(&value) <= yaml::MAX_DEPTH);
+            }
+        }
+
+        /// The pre-scan counts the levels of YAML as serde_yaml writes it, block scalars and
+        /// quoted keys included.
+        #[test]
+        fn the_pre_scan_counts_the_levels_of_written_yaml(value in tree()) {
+            let text = serde_yaml::to_string(&value).unwrap();
+            prop_assert_eq!(scanned(&text), depth(&value), "{}", text);
+        }
+
+        /// Any interval alone (terminal_interval unset) is taken, or reported at `interval` and
+        /// nowhere else.
+        #[test]
+        fn any_interval_is_taken_or_reported(text in prop_oneof![
+            "[0-9]{1,4}(\\.[0-9]{1,2})?(ns|ms|s|m|h|d|w|y)?",
+            "[0-9 .]{0,24}[a-z]{0,6}( [0-9]{1,3}[a-z]{1,3})?",
+        ]) {
+            let yaml = format!("interval: {text:?}\ntargets: [{{jobs: [a]}}]\n");
+            match Config::parse(&yaml) {
+                Ok(config) => {
+                    prop_assert!(config.interval >= Duration::from_secs(1));
+                    prop_assert!(config.interval <= Duration::from_secs(30 * 86_400));
+                    prop_assert!(config.terminal_interval >= config.interval);
+                }
+                Err(problems) => {
+                    prop_assert_eq!(problems.len(), 1, "{:?}", problems);
+                    prop_assert_eq!(&problems[0].path, "interval");
+                }
+            }
+        }
+
+        /// A duration shown in a message reads back as itself.
+        #[test]
+        fn shown_durations_read_back(secs in 0u64..=3650 * 86_400, nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos);
+            prop_assert_eq!(humantime::parse_duration(&show_duration(d)).unwrap(), d);
+        }
+    }
 }

@@ -3,8 +3,12 @@
 //! Parsing walks a `serde_yaml::Value` by hand rather than deriving `Deserialize`, so that an
 //! unknown key, a bad duration and a bad identifier in one file are all reported at once, each
 //! with its path (`targets[0].jobs[3]: ...`), as blackbox_exporter does.
+//!
+//! Text becomes YAML only through [`yaml`], which refuses a file over 1 MiB, nested deeper than
+//! 64 levels, or whose aliases expand past a bound, before anything is built from it.
 
 pub mod web;
+pub mod yaml;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,7 +27,8 @@ use crate::exposition::families;
 pub struct Config {
     /// How often running jobs, creating models and never-read identifiers are re-read.
     pub interval: Duration,
-    /// How often finished jobs and settled models are re-read.
+    /// How often finished jobs and settled models are re-read. Unset: 30m, or `interval` when
+    /// that is longer.
     pub terminal_interval: Duration,
     /// Bound on one API call, SDK retries included.
     pub request_timeout: Duration,
@@ -131,12 +136,10 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`, reading no more of it than [`yaml::MAX_BYTES`]
+    /// and one byte.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = yaml::read_file(path)?;
         Config::parse(&text).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
             problems,
@@ -198,13 +201,9 @@ impl Config {
     }
 
     /// Parses and validates YAML text, returning every problem found.
+    /// Text over the bounds of [`yaml`] (size, nesting, aliases) is refused before it is built.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
-        let value: Value = serde_yaml::from_str(text).map_err(|e| {
-            vec![Problem {
-                path: String::new(),
-                message: format!("invalid YAML: {e}"),
-            }]
-        })?;
+        let value = yaml::parse(text).map_err(|problem| vec![problem])?;
         let mut checker = Checker::default();
         let config = checker.config(&value);
         let regions: Vec<Option<String>> =
@@ -326,9 +325,12 @@ impl Checker {
             if known.contains(&key) {
                 out.insert(key, value);
             } else {
+                let hint = closest(key, known)
+                    .map(|k| format!(", did you mean `{k}`?"))
+                    .unwrap_or_default();
                 self.problem(
                     join(path, key),
-                    format!("unknown key (expected one of: {})", known.join(", ")),
+                    format!("unknown key{hint} (expected one of: {})", known.join(", ")),
                 );
             }
         }
@@ -344,24 +346,19 @@ impl Checker {
         let Some(map) = self.mapping("", value, TOP_KEYS) else {
             return config;
         };
-        for (key, slot, min) in [
-            ("interval", &mut config.interval, MIN_INTERVAL),
-            (
-                "terminal_interval",
-                &mut config.terminal_interval,
-                MIN_INTERVAL,
-            ),
-            (
-                "request_timeout",
-                &mut config.request_timeout,
-                MIN_REQUEST_TIMEOUT,
-            ),
-        ] {
-            if let Some(v) = map.get(key) {
-                if let Some(d) = self.duration(key, v, min) {
-                    *slot = d;
-                }
+        let interval = map
+            .get("interval")
+            .map(|v| self.duration("interval", v, MIN_INTERVAL));
+        let terminal = map
+            .get("terminal_interval")
+            .map(|v| self.duration("terminal_interval", v, MIN_INTERVAL));
+        if let Some(v) = map.get("request_timeout") {
+            if let Some(d) = self.duration("request_timeout", v, MIN_REQUEST_TIMEOUT) {
+                config.request_timeout = d;
             }
+        }
+        if let Some(Some(d)) = interval {
+            config.interval = d;
         }
         if let Some(v) = map.get("concurrency") {
             match v.as_u64() {
@@ -375,15 +372,31 @@ impl Checker {
                 ),
             }
         }
-        if config.terminal_interval < config.interval {
-            self.problem(
-                "terminal_interval",
-                format!(
-                    "{} is shorter than interval ({})",
-                    show_duration(config.terminal_interval),
-                    show_duration(config.interval)
-                ),
-            );
+        match terminal {
+            // Unset, it follows a longer interval: finished jobs are read no more often than
+            // running ones, and `interval: 2h` alone is a valid config.
+            None => config.terminal_interval = config.terminal_interval.max(config.interval),
+            Some(Some(t)) => {
+                config.terminal_interval = t;
+                // Compared with the interval in force, as written or by default; an invalid
+                // one has been reported already.
+                let written = |key| map.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+                let interval = match interval {
+                    None => Some(format!("{}, its default", show_duration(config.interval))),
+                    Some(Some(_)) => Some(written("interval").trim().to_owned()),
+                    Some(None) => None,
+                };
+                if let Some(interval) = interval.filter(|_| t < config.interval) {
+                    self.problem(
+                        "terminal_interval",
+                        format!(
+                            "{} is shorter than interval ({interval})",
+                            written("terminal_interval").trim()
+                        ),
+                    );
+                }
+            }
+            Some(None) => {}
         }
         if let Some(v) = map.get("exclude_metrics") {
             config.exclude_metrics = self.excluded_metrics(v);
@@ -831,6 +844,54 @@ pub fn show_duration(d: Duration) -> String {
     }
 }
 
+/// The one key of `known` close enough to `typed` to be what was meant: at an edit distance
+/// (ignoring case) of at most a third of its length, from 1 to 3, and closer than any other.
+fn closest<'k>(typed: &str, known: &[&'k str]) -> Option<&'k str> {
+    let typed = typed.to_lowercase();
+    let most = (typed.chars().count() / 3).clamp(1, 3);
+    let mut best: Option<(usize, &str)> = None;
+    let mut tied = false;
+    for key in known {
+        let d = edit_distance(&typed, key);
+        match best {
+            Some((b, _)) if d > b => {}
+            Some((b, _)) if d == b => tied = true,
+            _ => {
+                best = Some((d, key));
+                tied = false;
+            }
+        }
+    }
+    best.filter(|(d, _)| *d <= most && !tied).map(|(_, k)| k)
+}
+
+/// Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`: the optimal
+/// string alignment distance. Keys are short, so the whole table is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
@@ -874,6 +935,30 @@ mod tests {
         assert_eq!(config.interval, Duration::from_secs(90));
         assert_eq!(config.terminal_interval, Duration::from_secs(5400));
         assert_eq!(config.request_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_close_key_is_suggested() {
+        assert_eq!(edit_distance("intreval", "interval"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        for (typed, meant) in [
+            ("intreval", Some("interval")),
+            ("Interval", Some("interval")),
+            ("terminal-interval", Some("terminal_interval")),
+            ("request_timout", Some("request_timeout")),
+            ("exclude_metric", Some("exclude_metrics")),
+            ("target", Some("targets")),
+            ("scrape_timeout", None),
+            ("x", None),
+            ("", None),
+        ] {
+            assert_eq!(closest(typed, TOP_KEYS), meant, "{typed}");
+        }
+        // Two keys as close: neither is suggested.
+        assert_eq!(closest("jobz", &["jobs", "joba"]), None);
+        assert_eq!(closest("model", DISCOVER_KEYS), Some("models"));
+        assert_eq!(closest("regoin", TARGET_KEYS), Some("region"));
     }
 
     #[test]

@@ -114,12 +114,9 @@ const HEADERS: &[(&str, &[&str])] = &[
 ];
 
 impl WebConfig {
-    /// Reads and checks the web config file at `path`.
+    /// Reads and checks the web config file at `path`, within the bounds of [`super::yaml`].
     pub fn load(path: &Path) -> Result<WebConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = super::yaml::read_file(path)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         WebConfig::parse(&text, dir).map_err(|problems| ConfigError::Invalid {
             path: path.to_owned(),
@@ -129,12 +126,7 @@ impl WebConfig {
 
     /// Parses and checks YAML text; relative paths are taken from `dir`.
     pub fn parse(text: &str, dir: &Path) -> Result<WebConfig, Vec<super::Problem>> {
-        let value: Value = serde_yaml::from_str(text).map_err(|e| {
-            vec![super::Problem {
-                path: String::new(),
-                message: format!("invalid YAML: {e}"),
-            }]
-        })?;
+        let value = super::yaml::parse(text).map_err(|problem| vec![problem])?;
         let mut checker = Checker::default();
         let config = checker.web_config(&value, dir);
         if checker.problems.is_empty() {
@@ -470,6 +462,17 @@ mod tests {
                 "http_server_config.headers.X-Frame-Options: \"allow\" is not one of: deny, sameorigin",
                 "basic_auth_users.alice: is not a bcrypt hash: it must start with $2a$, $2b$ or $2y$",
                 "basic_auth_users.bob: is not a bcrypt hash: its cost must be two digits from 04 to 31",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_gets_a_suggestion() {
+        assert_eq!(
+            problems("tls_server_confg:\n  cert_file: a.crt\nbasic_auth_users:\n  u: x\n"),
+            [
+                "tls_server_confg: unknown key, did you mean `tls_server_config`? (expected one of: tls_server_config, http_server_config, basic_auth_users, rate_limit)",
+                "basic_auth_users.u: is not a bcrypt hash: it must start with $2a$, $2b$ or $2y$",
             ]
         );
     }
