@@ -278,6 +278,9 @@ where
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        // A client that shuts its write side after its request still waits for the answer:
+        // without this, hyper drops the response when it reads that end of input first.
+        .half_close(true)
         .serve_connection(io, service_fn(handler));
     if let Err(error) = watcher.watch(conn).await {
         tracing::debug!(%error, "connection ended with an error");
