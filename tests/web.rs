@@ -201,7 +201,7 @@ async fn demo_with(web: &Path, args: &[&str]) -> Exporter {
 }
 
 #[tokio::test]
-async fn tls_serves_every_endpoint_and_nothing_in_the_clear() {
+async fn tls_serves_every_endpoint_and_answers_plain_http_with_400_in_the_clear() {
     let pki = Pki::new();
     let web = pki.web_config(&tls_config(
         "http_server_config:\n  headers:\n    Strict-Transport-Security: max-age=31536000\n",
@@ -233,19 +233,28 @@ async fn tls_serves_every_endpoint_and_nothing_in_the_clear() {
         "{metrics}"
     );
 
-    // Plain HTTP on the TLS port gets no HTTP answer.
-    let mut plain = TcpStream::connect(exporter.addr).await.unwrap();
-    plain
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    let _ = plain.read_to_end(&mut raw).await;
-    assert!(
-        !raw.starts_with(b"HTTP/"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    // Plain HTTP on the TLS port is told so, in the clear, as Go's servers tell it; and
+    // nothing else: no metrics, and the connection closes.
+    for request in [
+        &b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"HEAD / HTTP/1.0\r\n\r\n",
+    ] {
+        let mut plain = TcpStream::connect(exporter.addr).await.unwrap();
+        plain.write_all(request).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), plain.read_to_end(&mut raw))
+            .await
+            .expect("the plain HTTP answer comes and the connection closes")
+            .unwrap();
+        let response = parse_response(&raw);
+        assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(&raw));
+        assert!(raw.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert_eq!(
+            response.text(),
+            "Client sent an HTTP request to an HTTPS server.\n"
+        );
+        assert_eq!(response.header("Content-Length"), Some("48"));
+    }
 }
 
 #[tokio::test]

@@ -192,7 +192,8 @@ async fn answer(
 /// Serves HTTP/1.1 on `listener` with `handler` until `shutdown` is cancelled, then lets in-flight
 /// requests finish for at most [`SHUTDOWN_GRACE`]. Every connection task is joined before return.
 /// A connection speaks TLS when `tls` gives a config as it starts; the handshake runs in the
-/// connection's own task, within [`HANDSHAKE_TIMEOUT`]. A handler error closes its connection
+/// connection's own task, within [`HANDSHAKE_TIMEOUT`], and plain HTTP sent to it is answered
+/// in the clear with 400 ([`tls::accept`]). A handler error closes its connection
 /// without a response.
 pub async fn serve_http<T, H, F, E>(
     listener: TcpListener,
@@ -235,12 +236,16 @@ pub async fn serve_http<T, H, F, E>(
                     };
                     let handshake = tokio::time::timeout(
                         HANDSHAKE_TIMEOUT,
-                        tokio_rustls::TlsAcceptor::from(config).accept(stream),
+                        tls::accept(stream, config),
                     );
                     let stream = tokio::select! {
                         _ = shutdown.cancelled() => return,
                         done = handshake => match done {
-                            Ok(Ok(stream)) => stream,
+                            Ok(Ok(tls::Accepted::Tls(stream))) => stream,
+                            Ok(Ok(tls::Accepted::PlainHttp)) => {
+                                tracing::debug!(%peer, "plain HTTP on the TLS port; answered 400");
+                                return;
+                            }
                             Ok(Err(error)) => {
                                 tracing::debug!(%peer, %error, "TLS handshake failed");
                                 return;
@@ -251,7 +256,7 @@ pub async fn serve_http<T, H, F, E>(
                             }
                         },
                     };
-                    connection(stream, handler, watcher).await;
+                    connection(*stream, handler, watcher).await;
                 });
             }
         }
