@@ -40,12 +40,58 @@ pub use routes::{escape, ReloadRequest, ScrapeLimit, ServerState, RESERVED_PATHS
 pub use security::Security;
 pub use socket::{SendFile, Socket, SEND_STALL_TIMEOUT};
 
+// What a connection costs, and for how long, whatever its client does:
+// - one file descriptor: the soft limit on open files is raised to the hard one at start
+//   ([`raise_open_files_limit`]);
+// - a TLS handshake not done in [`HANDSHAKE_TIMEOUT`] is dropped;
+// - a request head is read into a buffer of 8 KiB that grows to at most about
+//   [`MAX_HEADER_SIZE`] plus one read; a longer head gets 431 and the connection is closed;
+// - a head not complete within [`HEADER_READ_TIMEOUT`] closes the connection, however slowly
+//   its bytes come; hyper (1.12, `proto/h1/conn.rs`, `poll_read_head`) starts that timer
+//   whenever it waits for a head, so it is also how long an idle connection, new or kept alive
+//   between requests, stays open;
+// - a response its client does not read is dropped after [`SEND_STALL_TIMEOUT`] without
+//   progress; its bytes are the shared snapshot, not a copy.
+
 /// How long shutdown waits for in-flight requests before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
-/// A client that has not sent its request head by then is disconnected.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that has not sent its request head by then is disconnected: a slow head, and an
+/// idle connection, new or kept alive, are let go after this.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest request head (request line and headers) read; a longer one gets 431. A scrape's
+/// head is a few hundred bytes; browsers' with cookies stay well below this (Node's limit);
+/// hyper's own bound (its whole read buffer, ~400 KiB) would let each slow client hold 25 times
+/// more.
+pub const MAX_HEADER_SIZE: usize = 16 * 1024;
 /// A client that has not finished its TLS handshake by then is disconnected.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Raises this process's soft limit on open files to its hard limit, as Go's runtime does at
+/// start. Every connection is a file, and the soft limit a service manager gives (often 1,024,
+/// with a hard limit far above) would let a thousand idle connections stop the server from
+/// accepting a scrape until they time out. Returns the soft limit in force afterwards (`None`:
+/// unlimited); a failure is logged and leaves the limit as it was.
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return limit.current;
+    }
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::debug!(from = ?limit.current, to = ?limit.maximum, "raised the soft limit on open files");
+            limit.maximum
+        }
+        Err(error) => {
+            tracing::warn!(%error, limit = ?limit.current, "cannot raise the soft limit on open files");
+            limit.current
+        }
+    }
+}
 
 /// Every response of this crate's servers: whole chunks in memory.
 pub type HttpResponse = Response<Body>;
@@ -283,6 +329,9 @@ where
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        // Not `max_buf_size`: in hyper it caps the write queue too, which would change when a
+        // scrape whose client reads slowly gives its `--web.max-requests` place back.
+        .max_header_size(MAX_HEADER_SIZE)
         // A client that shuts its write side after its request still waits for the answer:
         // without this, hyper drops the response when it reads that end of input first.
         .half_close(true)
