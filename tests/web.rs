@@ -447,6 +447,16 @@ async fn a_flood_of_wrong_passwords_does_not_starve_scrapes() {
     }
 }
 
+/// The next line of `exporter`'s log with `needle`, within a deadline.
+async fn logged(exporter: &mut Exporter, needle: &str) -> String {
+    tokio::time::timeout(Duration::from_secs(30), exporter.wait_for_log(needle))
+        .await
+        .unwrap_or_else(|_| panic!("no {needle:?} in the log"))
+}
+
+/// Files are looked at in the background (every second): each step waits for the log line
+/// that tells the change was handled, within a deadline, and only then asks the server. The
+/// line of a success comes after the new config is in force.
 #[tokio::test]
 async fn certificates_and_users_rotate_without_a_restart() {
     let pki = Pki::new();
@@ -462,8 +472,11 @@ async fn certificates_and_users_rotate_without_a_restart() {
         cert
     };
     let first = cert_now(client.clone()).await;
+    // The key is written before the certificate: the watcher may see the key alone, fail on
+    // the pair, and succeed at its next look. Either way a success ends the rotation.
     let second = pki.issue("server", ExtendedKeyUsagePurpose::ServerAuth);
     assert_ne!(first, second);
+    logged(&mut exporter, "web config reloaded").await;
     assert_eq!(
         cert_now(client.clone()).await,
         second,
@@ -473,14 +486,16 @@ async fn certificates_and_users_rotate_without_a_restart() {
     // A key that does not match the certificate: the pair in force stays, and it is logged.
     let stray = KeyPair::generate().unwrap();
     pki.dir.write("server-key.pem", &stray.serialize_pem());
-    assert_eq!(cert_now(client.clone()).await, second);
-    let line = exporter.wait_for_log("web config reload failed").await;
+    let line = logged(&mut exporter, "web config reload failed").await;
     assert!(line.contains("tls_server_config.key_file"), "{line}");
+    assert_eq!(cert_now(client.clone()).await, second);
     let third = pki.issue("server", ExtendedKeyUsagePurpose::ServerAuth);
+    logged(&mut exporter, "web config reloaded").await;
     assert_eq!(cert_now(client.clone()).await, third);
 
     // Users and headers come from the same file.
     pki.web_config(&format!("{}{}", tls_config(""), auth_config(4)));
+    logged(&mut exporter, "web config reloaded").await;
     let denied = tls_get(addr, client.clone(), "/healthz").await.unwrap();
     assert_eq!(denied.status, 401);
     let right = basic("prometheus", PASSWORD);
@@ -498,13 +513,13 @@ async fn certificates_and_users_rotate_without_a_restart() {
 
     // Turning TLS off takes a restart: the config in force stays.
     pki.web_config(&auth_config(4));
-    let still = tls_get(addr, client, "/healthz").await.unwrap();
-    assert_eq!(still.status, 401);
-    let line = exporter.wait_for_log("web config reload failed").await;
+    let line = logged(&mut exporter, "web config reload failed").await;
     assert!(
         line.contains("turning TLS on or off takes a restart"),
         "{line}"
     );
+    let still = tls_get(addr, client, "/healthz").await.unwrap();
+    assert_eq!(still.status, 401);
 }
 
 /// Connections that never finish their handshake hold up nobody, and are closed after the

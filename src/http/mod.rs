@@ -167,7 +167,7 @@ pub fn response(
 }
 
 /// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled, with the TLS,
-/// basic auth and headers of `security`.
+/// basic auth and headers of `security`, whose files are watched meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: ServerState,
@@ -179,12 +179,13 @@ pub async fn serve(
         let security = security.clone();
         move || security.current().tls.clone()
     };
-    serve_http(listener, shutdown, tls, move |req| {
+    let watching = security.clone().watch(shutdown.clone());
+    let serving = serve_http(listener, shutdown, tls, move |req| {
         let state = state.clone();
         let active = security.current();
         async move { Ok::<_, Infallible>(answer(&state, &active, req).await) }
-    })
-    .await;
+    });
+    tokio::join!(serving, watching);
 }
 
 /// Checks a request's credentials, routes it, and adds the headers every response carries.
