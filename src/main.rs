@@ -192,6 +192,7 @@ fn main() -> ExitCode {
         eprintln!("cannot set up logging: {error}");
         return ExitCode::from(1);
     }
+    server::raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -216,7 +216,7 @@ async fn demo_with(web: &Path, args: &[&str]) -> Exporter {
 }
 
 #[tokio::test]
-async fn tls_serves_every_endpoint_and_nothing_in_the_clear() {
+async fn tls_serves_every_endpoint_and_answers_plain_http_with_400_in_the_clear() {
     let pki = Pki::new();
     let web = pki.web_config(&tls_config(
         "http_server_config:\n  headers:\n    Strict-Transport-Security: max-age=31536000\n",
@@ -248,19 +248,28 @@ async fn tls_serves_every_endpoint_and_nothing_in_the_clear() {
         "{metrics}"
     );
 
-    // Plain HTTP on the TLS port gets no HTTP answer.
-    let mut plain = TcpStream::connect(exporter.addr).await.unwrap();
-    plain
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    let _ = plain.read_to_end(&mut raw).await;
-    assert!(
-        !raw.starts_with(b"HTTP/"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    // Plain HTTP on the TLS port is told so, in the clear, as Go's servers tell it; and
+    // nothing else: no metrics, and the connection closes.
+    for request in [
+        &b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"HEAD / HTTP/1.0\r\n\r\n",
+    ] {
+        let mut plain = TcpStream::connect(exporter.addr).await.unwrap();
+        plain.write_all(request).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), plain.read_to_end(&mut raw))
+            .await
+            .expect("the plain HTTP answer comes and the connection closes")
+            .unwrap();
+        let response = parse_response(&raw);
+        assert_eq!(response.status, 400, "{}", String::from_utf8_lossy(&raw));
+        assert!(raw.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert_eq!(
+            response.text(),
+            "Client sent an HTTP request to an HTTPS server.\n"
+        );
+        assert_eq!(response.header("Content-Length"), Some("48"));
+    }
 }
 
 #[tokio::test]
@@ -453,6 +462,16 @@ async fn a_flood_of_wrong_passwords_does_not_starve_scrapes() {
     }
 }
 
+/// The next line of `exporter`'s log with `needle`, within a deadline.
+async fn logged(exporter: &mut Exporter, needle: &str) -> String {
+    tokio::time::timeout(Duration::from_secs(30), exporter.wait_for_log(needle))
+        .await
+        .unwrap_or_else(|_| panic!("no {needle:?} in the log"))
+}
+
+/// Files are looked at in the background (every second): each step waits for the log line
+/// that tells the change was handled, within a deadline, and only then asks the server. The
+/// line of a success comes after the new config is in force.
 #[tokio::test]
 async fn certificates_and_users_rotate_without_a_restart() {
     let pki = Pki::new();
@@ -468,8 +487,11 @@ async fn certificates_and_users_rotate_without_a_restart() {
         cert
     };
     let first = cert_now(client.clone()).await;
+    // The key is written before the certificate: the watcher may see the key alone, fail on
+    // the pair, and succeed at its next look. Either way a success ends the rotation.
     let second = pki.issue("server", ExtendedKeyUsagePurpose::ServerAuth);
     assert_ne!(first, second);
+    logged(&mut exporter, "web config reloaded").await;
     assert_eq!(
         cert_now(client.clone()).await,
         second,
@@ -479,14 +501,16 @@ async fn certificates_and_users_rotate_without_a_restart() {
     // A key that does not match the certificate: the pair in force stays, and it is logged.
     let stray = KeyPair::generate().unwrap();
     pki.dir.write("server-key.pem", &stray.serialize_pem());
-    assert_eq!(cert_now(client.clone()).await, second);
-    let line = exporter.wait_for_log("web config reload failed").await;
+    let line = logged(&mut exporter, "web config reload failed").await;
     assert!(line.contains("tls_server_config.key_file"), "{line}");
+    assert_eq!(cert_now(client.clone()).await, second);
     let third = pki.issue("server", ExtendedKeyUsagePurpose::ServerAuth);
+    logged(&mut exporter, "web config reloaded").await;
     assert_eq!(cert_now(client.clone()).await, third);
 
     // Users and headers come from the same file.
     pki.web_config(&format!("{}{}", tls_config(""), auth_config(4)));
+    logged(&mut exporter, "web config reloaded").await;
     let denied = tls_get(addr, client.clone(), "/healthz").await.unwrap();
     assert_eq!(denied.status, 401);
     let right = basic("prometheus", PASSWORD);
@@ -504,13 +528,13 @@ async fn certificates_and_users_rotate_without_a_restart() {
 
     // Turning TLS off takes a restart: the config in force stays.
     pki.web_config(&auth_config(4));
-    let still = tls_get(addr, client, "/healthz").await.unwrap();
-    assert_eq!(still.status, 401);
-    let line = exporter.wait_for_log("web config reload failed").await;
+    let line = logged(&mut exporter, "web config reload failed").await;
     assert!(
         line.contains("turning TLS on or off takes a restart"),
         "{line}"
     );
+    let still = tls_get(addr, client, "/healthz").await.unwrap();
+    assert_eq!(still.status, 401);
 }
 
 /// Connections that never finish their handshake hold up nobody, and are closed after the

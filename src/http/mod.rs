@@ -40,12 +40,58 @@ pub use routes::{escape, ReloadRequest, ScrapeLimit, ServerState, RESERVED_PATHS
 pub use security::Security;
 pub use socket::{SendFile, Socket, SEND_STALL_TIMEOUT};
 
+// What a connection costs, and for how long, whatever its client does:
+// - one file descriptor: the soft limit on open files is raised to the hard one at start
+//   ([`raise_open_files_limit`]);
+// - a TLS handshake not done in [`HANDSHAKE_TIMEOUT`] is dropped;
+// - a request head is read into a buffer of 8 KiB that grows to at most about
+//   [`MAX_HEADER_SIZE`] plus one read; a longer head gets 431 and the connection is closed;
+// - a head not complete within [`HEADER_READ_TIMEOUT`] closes the connection, however slowly
+//   its bytes come; hyper (1.12, `proto/h1/conn.rs`, `poll_read_head`) starts that timer
+//   whenever it waits for a head, so it is also how long an idle connection, new or kept alive
+//   between requests, stays open;
+// - a response its client does not read is dropped after [`SEND_STALL_TIMEOUT`] without
+//   progress; its bytes are the shared snapshot, not a copy.
+
 /// How long shutdown waits for in-flight requests before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
-/// A client that has not sent its request head by then is disconnected.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that has not sent its request head by then is disconnected: a slow head, and an
+/// idle connection, new or kept alive, are let go after this.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest request head (request line and headers) read; a longer one gets 431. A scrape's
+/// head is a few hundred bytes; browsers' with cookies stay well below this (Node's limit);
+/// hyper's own bound (its whole read buffer, ~400 KiB) would let each slow client hold 25 times
+/// more.
+pub const MAX_HEADER_SIZE: usize = 16 * 1024;
 /// A client that has not finished its TLS handshake by then is disconnected.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Raises this process's soft limit on open files to its hard limit, as Go's runtime does at
+/// start. Every connection is a file, and the soft limit a service manager gives (often 1,024,
+/// with a hard limit far above) would let a thousand idle connections stop the server from
+/// accepting a scrape until they time out. Returns the soft limit in force afterwards (`None`:
+/// unlimited); a failure is logged and leaves the limit as it was.
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return limit.current;
+    }
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::debug!(from = ?limit.current, to = ?limit.maximum, "raised the soft limit on open files");
+            limit.maximum
+        }
+        Err(error) => {
+            tracing::warn!(%error, limit = ?limit.current, "cannot raise the soft limit on open files");
+            limit.current
+        }
+    }
+}
 
 /// Every response of this crate's servers: whole chunks in memory.
 pub type HttpResponse = Response<Body>;
@@ -121,7 +167,7 @@ pub fn response(
 }
 
 /// Serves the exporter's endpoints on `listener` until `shutdown` is cancelled, with the TLS,
-/// basic auth and headers of `security`.
+/// basic auth and headers of `security`, whose files are watched meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: ServerState,
@@ -133,12 +179,13 @@ pub async fn serve(
         let security = security.clone();
         move || security.current().tls.clone()
     };
-    serve_http(listener, shutdown, tls, move |req| {
+    let watching = security.clone().watch(shutdown.clone());
+    let serving = serve_http(listener, shutdown, tls, move |req| {
         let state = state.clone();
         let active = security.current();
         async move { Ok::<_, Infallible>(answer(&state, &active, req).await) }
-    })
-    .await;
+    });
+    tokio::join!(serving, watching);
 }
 
 /// Checks a request's credentials, routes it, and adds the headers every response carries.
@@ -192,7 +239,8 @@ async fn answer(
 /// Serves HTTP/1.1 on `listener` with `handler` until `shutdown` is cancelled, then lets in-flight
 /// requests finish for at most [`SHUTDOWN_GRACE`]. Every connection task is joined before return.
 /// A connection speaks TLS when `tls` gives a config as it starts; the handshake runs in the
-/// connection's own task, within [`HANDSHAKE_TIMEOUT`]. A handler error closes its connection
+/// connection's own task, within [`HANDSHAKE_TIMEOUT`], and plain HTTP sent to it is answered
+/// in the clear with 400 ([`tls::accept`]). A handler error closes its connection
 /// without a response.
 pub async fn serve_http<T, H, F, E>(
     listener: TcpListener,
@@ -235,12 +283,16 @@ pub async fn serve_http<T, H, F, E>(
                     };
                     let handshake = tokio::time::timeout(
                         HANDSHAKE_TIMEOUT,
-                        tokio_rustls::TlsAcceptor::from(config).accept(stream),
+                        tls::accept(stream, config),
                     );
                     let stream = tokio::select! {
                         _ = shutdown.cancelled() => return,
                         done = handshake => match done {
-                            Ok(Ok(stream)) => stream,
+                            Ok(Ok(tls::Accepted::Tls(stream))) => stream,
+                            Ok(Ok(tls::Accepted::PlainHttp)) => {
+                                tracing::debug!(%peer, "plain HTTP on the TLS port; answered 400");
+                                return;
+                            }
                             Ok(Err(error)) => {
                                 tracing::debug!(%peer, %error, "TLS handshake failed");
                                 return;
@@ -251,7 +303,7 @@ pub async fn serve_http<T, H, F, E>(
                             }
                         },
                     };
-                    connection(stream, handler, watcher).await;
+                    connection(*stream, handler, watcher).await;
                 });
             }
         }
@@ -278,6 +330,12 @@ where
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        // Not `max_buf_size`: in hyper it caps the write queue too, which would change when a
+        // scrape whose client reads slowly gives its `--web.max-requests` place back.
+        .max_header_size(MAX_HEADER_SIZE)
+        // A client that shuts its write side after its request still waits for the answer:
+        // without this, hyper drops the response when it reads that end of input first.
+        .half_close(true)
         .serve_connection(io, service_fn(handler));
     if let Err(error) = watcher.watch(conn).await {
         tracing::debug!(%error, "connection ended with an error");

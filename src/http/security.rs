@@ -1,19 +1,28 @@
 //! The web config in force (`--web.config.file`): TLS, basic auth users and extra response
-//! headers. Loaded at start; re-read, as exporter-toolkit does, when the file or a certificate,
-//! key or CA file it names changes on disk, so certificates rotate without a restart. A change
-//! that does not load is logged and changes nothing.
+//! headers. Loaded at start; then a background task ([`Security::watch`]) looks at the file and
+//! the certificate, key and CA files it names every [`CHECK_INTERVAL`] and re-reads them, as
+//! exporter-toolkit does, when one changed on disk, so certificates rotate without a restart. A
+//! change that does not load is logged and changes nothing. Requests only clone what is in
+//! force: no file is looked at, and no lock held, on their path beyond that clone.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use hyper::header::{HeaderName, HeaderValue};
 use rustls::ServerConfig;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
 
 use super::auth::Users;
 use super::tls;
 use crate::config::web::WebConfig;
 use crate::config::{ConfigError, Problem};
+
+/// How often the web config's files are looked at for a change.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the server applies to connections and requests, as of the last load.
 #[derive(Debug, Default)]
@@ -39,14 +48,12 @@ impl Active {
 pub struct Security {
     /// `None`: no web config file; plain HTTP without auth, for good.
     path: Option<PathBuf>,
-    loaded: Mutex<Loaded>,
-}
-
-#[derive(Debug)]
-struct Loaded {
-    /// The files the active config was read from, with their state when read.
-    files: Vec<(PathBuf, Option<Stamp>)>,
-    active: Arc<Active>,
+    /// What requests read; replaced whole when the files change. Its lock is held only to
+    /// clone or replace an `Arc`.
+    active: watch::Sender<Arc<Active>>,
+    /// The files the active config (and the last load that failed) were read from, with their
+    /// state when read. Only the watcher looks at them.
+    files: Mutex<Vec<(PathBuf, Option<Stamp>)>>,
 }
 
 /// What tells a file changed: a new inode (a replaced file or a swapped symlink), a new size,
@@ -76,13 +83,11 @@ impl Security {
     pub fn plain() -> Security {
         Security {
             path: None,
-            loaded: Mutex::new(Loaded {
-                files: Vec::new(),
-                active: Arc::new(Active {
-                    summary: "plain HTTP, no authentication".to_owned(),
-                    ..Active::default()
-                }),
-            }),
+            active: watch::Sender::new(Arc::new(Active {
+                summary: "plain HTTP, no authentication".to_owned(),
+                ..Active::default()
+            })),
+            files: Mutex::new(Vec::new()),
         }
     }
 
@@ -92,25 +97,59 @@ impl Security {
         let active = read(path, &mut files)?;
         Ok(Security {
             path: Some(path.to_owned()),
-            loaded: Mutex::new(Loaded { files, active }),
+            active: watch::Sender::new(active),
+            files: Mutex::new(files),
         })
     }
 
-    /// What is in force now: re-read first if a file changed since the last look.
+    /// What is in force now.
     pub fn current(&self) -> Arc<Active> {
-        let mut loaded = self
-            .loaded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(path) = &self.path else {
-            return loaded.active.clone();
-        };
-        if loaded.files.iter().all(|(file, was)| stamp(file) == *was) {
-            return loaded.active.clone();
+        self.active.borrow().clone()
+    }
+
+    /// What is in force, told of each change.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Active>> {
+        self.active.subscribe()
+    }
+
+    /// Looks at the files every [`CHECK_INTERVAL`] and puts a change in force, until `shutdown`
+    /// is cancelled. Returns at once without a web config file.
+    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken) {
+        if self.path.is_none() {
+            return;
         }
+        let mut every = tokio::time::interval(CHECK_INTERVAL);
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The first tick is now, just after the load.
+        every.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let security = self.clone();
+            // File system calls, which can block (a slow network mount): not on the runtime's
+            // threads. Awaited, so that nothing outlives the server.
+            if let Err(error) = tokio::task::spawn_blocking(move || security.check()).await {
+                tracing::error!(%error, "web config check failed");
+            }
+        }
+    }
+
+    /// Re-reads the web config if one of its files changed since it was last read, and puts it
+    /// in force if it loads (and does not turn TLS on or off, which takes a restart).
+    fn check(&self) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        let mut known = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.iter().all(|(file, was)| stamp(file) == *was) {
+            return;
+        }
+        let before = self.current();
         let mut files = Vec::new();
         match read(path, &mut files).and_then(|active| {
-            if active.tls.is_some() != loaded.active.tls.is_some() {
+            if active.tls.is_some() != before.tls.is_some() {
                 return Err(ConfigError::Invalid {
                     path: path.clone(),
                     problems: vec![Problem {
@@ -122,13 +161,15 @@ impl Security {
             Ok(active)
         }) {
             Ok(active) => {
-                if let (Some(users), Some(before)) = (&active.users, &loaded.active.users) {
+                if let (Some(users), Some(before)) = (&active.users, &before.users) {
                     // A certificate renewal, a new header or user: scrapers already admitted
                     // stay admitted without a bcrypt check each.
                     users.remember_from(before);
                 }
-                tracing::info!(path = %path.display(), web = active.summary(), "web config reloaded");
-                *loaded = Loaded { files, active };
+                let summary = active.summary.clone();
+                *known = files;
+                self.active.send_replace(active);
+                tracing::info!(path = %path.display(), web = summary, "web config reloaded");
             }
             Err(error) => {
                 tracing::error!(
@@ -136,18 +177,17 @@ impl Security {
                     "web config reload failed; the web config in force stays"
                 );
                 // Tried again at the next change to a file of either config, not at every
-                // request.
-                for (file, was) in &mut loaded.files {
+                // look.
+                for (file, was) in known.iter_mut() {
                     *was = stamp(file);
                 }
                 for (file, stamp) in files {
-                    if !loaded.files.iter().any(|(known, _)| *known == file) {
-                        loaded.files.push((file, stamp));
+                    if !known.iter().any(|(seen, _)| *seen == file) {
+                        known.push((file, stamp));
                     }
                 }
             }
         }
-        loaded.active.clone()
     }
 }
 
@@ -252,10 +292,78 @@ mod tests {
             format!("{users}http_server_config:\n  headers:\n    X-Frame-Options: deny\n"),
         )
         .unwrap();
+        security.check();
         let after = security.current();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(after.headers.len(), 1, "the changed file is in force");
         let key = fingerprint("prometheus", b"s3cret", &hash);
         assert!(after.users.as_ref().unwrap().remembers(&key));
+    }
+
+    /// A web config file in a directory of its own, removed when dropped.
+    struct WebFile(PathBuf);
+
+    impl WebFile {
+        fn new(name: &str, text: &str) -> WebFile {
+            let dir = std::env::temp_dir().join(format!("bedrock-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = WebFile(dir.join("web.yml"));
+            file.write(text);
+            file
+        }
+
+        fn write(&self, text: &str) {
+            std::fs::write(&self.0, text).unwrap();
+        }
+    }
+
+    impl Drop for WebFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    const ONE_HEADER: &str = "http_server_config:\n  headers:\n    X-Frame-Options: deny\n";
+    const TWO_HEADERS: &str = "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=60\n";
+
+    /// A request only takes what is in force: a changed file is not looked at until a check,
+    /// which puts it in force; a check without a change keeps the same config.
+    #[test]
+    fn only_a_check_reads_the_files() {
+        let file = WebFile::new("web-check", ONE_HEADER);
+        let security = Security::load(&file.0).unwrap();
+        let first = security.current();
+        security.check();
+        assert!(Arc::ptr_eq(&first, &security.current()), "nothing changed");
+        file.write(TWO_HEADERS);
+        assert!(
+            Arc::ptr_eq(&first, &security.current()),
+            "a request looked at the files"
+        );
+        security.check();
+        assert_eq!(security.current().headers.len(), 2);
+    }
+
+    /// The watcher puts a change in force by itself, and returns when shutdown is cancelled.
+    #[tokio::test(start_paused = true)]
+    async fn the_watcher_applies_changes_and_stops_on_shutdown() {
+        let file = WebFile::new("web-watch", ONE_HEADER);
+        let security = Arc::new(Security::load(&file.0).unwrap());
+        let mut changes = security.subscribe();
+        let shutdown = CancellationToken::new();
+        let watcher = tokio::spawn(security.clone().watch(shutdown.clone()));
+        file.write(TWO_HEADERS);
+        tokio::time::timeout(10 * CHECK_INTERVAL, changes.changed())
+            .await
+            .expect("the change is put in force")
+            .unwrap();
+        assert_eq!(security.current().headers.len(), 2);
+        shutdown.cancel();
+        tokio::time::timeout(10 * CHECK_INTERVAL, watcher)
+            .await
+            .expect("the watcher stops")
+            .unwrap();
     }
 }

@@ -1,9 +1,12 @@
 //! TLS for the server: a rustls server config built from the web config's `tls_server_config`,
 //! on the aws-lc-rs provider the AWS SDK already brings, with client certificates checked as
-//! Go's `tls.ClientAuthType` (and so exporter-toolkit) has them.
+//! Go's `tls.ClientAuthType` (and so exporter-toolkit) has them; and the start of a connection,
+//! where plain HTTP sent to the TLS port is answered in the clear, as Go's servers answer it.
 
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -14,6 +17,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{
     DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 
 use crate::config::web::{ClientAuth, TlsSettings, TlsVersion};
 use crate::config::Problem;
@@ -23,6 +29,65 @@ use crate::config::Problem;
 pub fn install_provider() {
     // An error means one is installed already, which is as good.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// The answer to plain HTTP on the TLS port: Go's `net/http` words (so a client, or a person
+/// with `curl http://`, sees what went wrong), sent unencrypted.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+X-Content-Type-Options: nosniff\r\n\
+Connection: close\r\n\
+Content-Length: 48\r\n\
+\r\n\
+Client sent an HTTP request to an HTTPS server.\n";
+
+/// After the plain HTTP answer, how long the rest of the client's request is read and thrown
+/// away before the connection closes. Closing with unread bytes would send a reset, which can
+/// destroy the answer before the client reads it.
+const PLAIN_HTTP_LINGER: Duration = Duration::from_secs(1);
+
+/// How a connection on the TLS port started.
+#[derive(Debug)]
+pub enum Accepted {
+    /// The handshake succeeded.
+    Tls(Box<TlsStream<TcpStream>>),
+    /// The client spoke plain HTTP; it has had its 400 and the connection is done.
+    PlainHttp,
+}
+
+/// Starts a connection on the TLS port: looks at its first byte without taking it, then runs
+/// the handshake with `config` (a TLS record starts with 0x16, a handshake), or, when the
+/// client spoke plain HTTP (a request starts with its method, ASCII letters), answers it in
+/// the clear with 400 and closes. Anything else goes to rustls, which refuses it. The caller
+/// bounds the time this takes.
+pub async fn accept(stream: TcpStream, config: Arc<ServerConfig>) -> io::Result<Accepted> {
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    if first[0].is_ascii_alphabetic() {
+        answer_plain_http(stream).await?;
+        return Ok(Accepted::PlainHttp);
+    }
+    let stream = tokio_rustls::TlsAcceptor::from(config)
+        .accept(stream)
+        .await?;
+    Ok(Accepted::Tls(Box::new(stream)))
+}
+
+/// Sends [`PLAIN_HTTP_ANSWER`], ends the output, and reads what the client still sends for up
+/// to [`PLAIN_HTTP_LINGER`], so that the answer is not lost to a reset.
+async fn answer_plain_http(mut stream: TcpStream) -> io::Result<()> {
+    stream.write_all(PLAIN_HTTP_ANSWER).await?;
+    stream.shutdown().await?;
+    let drain = async {
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
+    };
+    // A client that neither stops sending nor closes is let go at the end of the linger.
+    let _ = tokio::time::timeout(PLAIN_HTTP_LINGER, drain).await;
+    Ok(())
 }
 
 fn provider() -> Arc<CryptoProvider> {
