@@ -155,7 +155,8 @@ impl Reloader {
         updates: mpsc::UnboundedSender<Reconfig<AwsSource>>,
     ) -> Reloader {
         Reloader {
-            checksum: std::fs::read(&path).map_or(0, |text| checksum(&text)),
+            checksum: crate::config::yaml::read_file(&path)
+                .map_or(0, |text| checksum(text.as_bytes())),
             path,
             base,
             settings,
@@ -183,12 +184,10 @@ impl Reloader {
     }
 
     async fn try_reload(&mut self) -> Result<String, String> {
-        let text = std::fs::read(&self.path)
-            .map_err(|error| format!("cannot read config file {}: {error}", self.path.display()))?;
-        self.checksum = checksum(&text);
-        let text = std::str::from_utf8(&text)
-            .map_err(|error| format!("cannot read config file {}: {error}", self.path.display()))?;
-        let config = Config::parse(text).map_err(|problems| {
+        // Bounded like the first load: an oversized or endless file is refused unread.
+        let text = crate::config::yaml::read_file(&self.path).map_err(|error| error.to_string())?;
+        self.checksum = checksum(text.as_bytes());
+        let config = Config::parse(&text).map_err(|problems| {
             problems
                 .iter()
                 .map(ToString::to_string)
@@ -223,7 +222,8 @@ impl Reloader {
     /// Whether the file's content differs from the last one read (an unreadable file counts as
     /// a change, so that it is reported).
     fn changed(&self) -> bool {
-        std::fs::read(&self.path).map_or(true, |text| checksum(&text) != self.checksum)
+        crate::config::yaml::read_file(&self.path)
+            .map_or(true, |text| checksum(text.as_bytes()) != self.checksum)
     }
 
     /// Reloads on every request, SIGHUP, and (with `auto`) change of the file, until `shutdown`.

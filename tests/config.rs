@@ -272,24 +272,38 @@ fn oversized_files_are_refused_unread() {
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
     let writer_path = fifo.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_stop = stop.clone();
     let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        // Two readers in turn (the config and the web config loader); each closes the FIFO
-        // after 1 MiB and a byte, which ends the writing with a broken pipe.
+        use std::io::{ErrorKind, Write as _};
+        use std::os::unix::fs::OpenOptionsExt as _;
+        use std::sync::atomic::Ordering;
+        // Feeds each reader that opens the FIFO (the config and the web config loader, in
+        // turn) until it closes it. Opened without blocking, so that a reader that came and
+        // went between two opens cannot leave the writer waiting for a partner for ever.
         let mut written = 0usize;
-        for _ in 0..2 {
-            let mut pipe = std::fs::OpenOptions::new()
+        while !writer_stop.load(Ordering::Relaxed) {
+            let Ok(mut pipe) = std::fs::OpenOptions::new()
                 .write(true)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
                 .open(&writer_path)
-                .unwrap();
+            else {
+                std::thread::yield_now();
+                continue;
+            };
             let line = [b'#'; 4096];
-            while pipe.write_all(&line).is_ok() {
-                written += line.len();
+            loop {
+                match pipe.write(&line) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::yield_now(),
+                    Err(_) => break,
+                }
             }
         }
         written
     });
     assert_eq!(refusal(&fifo), [TOO_LARGE, TOO_LARGE]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.join().unwrap();
     // Each reader stopped within a pipe buffer or so of the limit.
     assert!(

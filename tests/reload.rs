@@ -217,7 +217,7 @@ async fn an_invalid_file_changes_nothing_and_says_why() {
     let response = post_reload(&exporter).await;
     assert_eq!(response.status, 500);
     assert!(
-        response.text().contains("invalid utf-8"),
+        response.text().contains("is not UTF-8 text: line 7"),
         "{}",
         response.text()
     );

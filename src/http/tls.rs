@@ -99,7 +99,8 @@ fn provider() -> Arc<CryptoProvider> {
 pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, Problem> {
     let provider = provider();
     let certs = certificates("cert_file", &settings.cert_file)?;
-    let key = PrivateKeyDer::from_pem_file(&settings.key_file).map_err(|e| {
+    let key_pem = read_pem("key_file", &settings.key_file)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
         file_error(
             "key_file",
             &settings.key_file,
@@ -149,9 +150,31 @@ fn file_error(key: &str, path: &Path, message: impl std::fmt::Display) -> Proble
     problem(key, format!("{}: {message}", path.display()))
 }
 
+/// The most a certificate or key file may hold: a chain of ten 4096-bit certificates is
+/// under 20 KiB, so 1 MiB refuses only what is not one.
+const PEM_MAX: u64 = 1 << 20;
+
+/// Reads a PEM file, refusing it unread past [`PEM_MAX`] (an endless device, a wrong path).
+fn read_pem(key: &str, path: &Path) -> Result<Vec<u8>, Problem> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(PEM_MAX + 1).read_to_end(&mut bytes))
+        .map_err(|e| file_error(key, path, e))?;
+    if bytes.len() as u64 > PEM_MAX {
+        return Err(file_error(
+            key,
+            path,
+            format!("is larger than {PEM_MAX} bytes; a PEM file is far smaller"),
+        ));
+    }
+    Ok(bytes)
+}
+
 fn certificates(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Problem> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+    let pem = read_pem(key, path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(key, path, e))?;
     if certs.is_empty() {
         return Err(file_error(key, path, "holds no PEM certificate"));
@@ -250,5 +273,32 @@ impl ClientCertVerifier for AnyClientCert {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endless device named as a certificate or key is refused after 1 MiB, not read until
+    /// memory runs out.
+    #[test]
+    fn an_endless_pem_file_is_refused() {
+        let settings = |cert: &str, key: &str| TlsSettings {
+            cert_file: cert.into(),
+            key_file: key.into(),
+            client_auth: ClientAuth::NoClientCert,
+            client_ca_file: None,
+            min_version: TlsVersion::Tls12,
+            max_version: TlsVersion::Tls13,
+        };
+        let error = server_config(&settings("/dev/zero", "/dev/null")).unwrap_err();
+        assert_eq!(error.path, "tls_server_config.cert_file");
+        assert!(
+            error.message.contains("larger than 1048576 bytes"),
+            "{error}"
+        );
+        let error = read_pem("key_file", Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(error.path, "tls_server_config.key_file");
     }
 }
