@@ -211,3 +211,58 @@ async fn a_long_cycle_publishes_what_it_has_read_so_far() {
     shutdown.cancel();
     task.await.unwrap();
 }
+
+/// Each target keeps its own cycle: beside a target whose 200 Gets each hang for 250 s, the
+/// healthy target's running job is still read every interval, and /readyz turns ready once an
+/// interval has passed, without waiting for the hanging target's first cycle to end.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_target_delays_no_other() {
+    let healthy = Simulator::new();
+    healthy.put_job(job("run-1"));
+    let hanging = Simulator::new();
+    let slow: Vec<String> = (0..200).map(|i| format!("slow-{i:03}")).collect();
+    for name in &slow {
+        hanging.put_job(job(name));
+    }
+    hanging.inject(None, Fault::Delay(Duration::from_secs(250)));
+    let slow: Vec<&str> = slow.iter().map(String::as_str).collect();
+    let start = Instant::now();
+    let poller = Poller::new(
+        vec![
+            PolledTarget::new(healthy.clone(), REGION, &target(&["run-1"], &[])),
+            PolledTarget::new(hanging.clone(), REGION, &target(&slow, &[])),
+        ],
+        Schedule {
+            interval: INTERVAL,
+            terminal_interval: TERMINAL,
+            concurrency: 4,
+            request_timeout: REQUEST_TIMEOUT,
+        },
+        &[],
+        Telemetry::new().unwrap(),
+    );
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+
+    // The healthy target's fifth cycle starts at 240 s, while the other is still in its first.
+    let fifth = snapshots.wait_for(|s| s.cycles >= 5).await.unwrap().clone();
+    assert!(
+        fifth.is_ready(start + INTERVAL),
+        "ready one interval after the first cycle began: {:?}",
+        fifth.ready_at.map(|at| at - start)
+    );
+    assert!(!fifth.is_ready(start + INTERVAL - Duration::from_secs(1)));
+    snapshots.wait_for(|s| s.cycles >= 6).await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap();
+
+    assert_eq!(
+        read_times(&healthy, "run-1", start, 240),
+        [0, 60, 120, 180, 240]
+    );
+    assert!(
+        hanging.calls().len() < 200,
+        "the hanging target is still in its first cycle"
+    );
+}

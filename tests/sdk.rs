@@ -528,3 +528,118 @@ async fn no_credentials_in_the_chain_is_a_credentials_failure() {
     assert_eq!(sim.calls_for("job-1"), 0);
     server.shutdown().await;
 }
+
+/// What comes back from a hostile or broken endpoint, through the real SDK and poller: an
+/// echoed canonical request with credentials, a body over 8 MiB, 100,000 hyperparameters,
+/// control characters and `{}`. Nothing secret reaches /metrics or the / page, each cap is
+/// counted, and the healthy job beside them is read as usual.
+#[tokio::test]
+async fn hostile_answers_are_refused_redacted_and_capped() {
+    const SECRET: &str = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN";
+    let jobs = ["healthy", "leaky", "huge", "control", "empty"];
+    let mut h = Harness::start(&jobs, &["many"], TIMEOUT).await;
+    h.sim.put_job(job("healthy"));
+    h.sim.inject(
+        Some("leaky"),
+        Fault::error(
+            403,
+            "InvalidSignatureException",
+            &format!(
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method. The Canonical String for \
+                 this request should have been\n'GET\n/model-customization-jobs/leaky\n\n\
+                 host:bedrock.us-east-1.amazonaws.com\nx-amz-date:20261205T120000Z\n\
+                 x-amz-security-token:{SECRET}\n\nhost;x-amz-date;x-amz-security-token\n\
+                 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'\n\n\
+                 The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20261205T120000Z\n\
+                 20261205/us-east-1/bedrock/aws4_request\n\
+                 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'\n\
+                 Credential=ASIAEXAMPLEKEYID12345/20261205/us-east-1/bedrock/aws4_request, \
+                 Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+            ),
+        ),
+    );
+    let mut huge = serde_json_body(&job("huge"));
+    huge.truncate(huge.len() - 1);
+    huge.push_str(&format!(r#","padding":"{}"}}"#, "x".repeat(9 << 20)));
+    h.sim.inject(
+        Some("huge"),
+        Fault::Raw {
+            status: 200,
+            body: huge.into_bytes(),
+        },
+    );
+    let mut many = model("many");
+    many.hyper_parameters = (0..100_000)
+        .map(|i| (format!("p{i}"), i.to_string()))
+        .collect();
+    h.sim.put_model(many);
+    h.sim
+        .put_job(job("control").failed("bad\u{1b}[31m\u{2028}line\u{85}x\u{7f}"));
+    h.sim.inject(
+        Some("empty"),
+        Fault::Raw {
+            status: 200,
+            body: b"{}".to_vec(),
+        },
+    );
+
+    assert!(!h.poller.poll_all().await, "leaky, huge and empty fail");
+    let metrics = h.scrape().await;
+    let page = get(h.addr, "/").await.text();
+    for text in [&metrics, &page] {
+        for secret in [
+            SECRET,
+            "ASIAEXAMPLEKEYID12345",
+            "5d672d79c15b",
+            "9f86d081884c7d",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked");
+        }
+        for raw in ['\u{1b}', '\u{2028}', '\u{85}', '\u{7f}'] {
+            assert!(!text.contains(raw), "{raw:?} kept");
+        }
+    }
+    assert!(page.contains("[redacted]"), "the reason stays readable");
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"bedrock_exporter_capped_total{cap="body",operation="GetModelCustomizationJob"}"#
+        ),
+        Some(1.0),
+        "the body over 8 MiB is refused once, not retried"
+    );
+    assert_eq!(h.sim.calls_for("huge"), 1, "not retried");
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"bedrock_exporter_capped_total{cap="series",operation="GetCustomModel"}"#
+        ),
+        Some(1.0)
+    );
+    let hyper = series(&metrics, "bedrock_custom_model_hyperparameter")
+        .into_iter()
+        .filter(|line| label(line, "model_name") == Some("many"))
+        .count();
+    assert_eq!(hyper, 100, "hyperparameters capped at 100");
+    let empty = series(&metrics, "bedrock_customization_job_status")
+        .into_iter()
+        .filter(|line| label(line, "job_name") == Some("empty"))
+        .count();
+    assert_eq!(empty, 0, "an answer without identity is not a success");
+    assert!(
+        series(&metrics, "bedrock_customization_job_status")
+            .iter()
+            .any(|line| label(line, "job_name") == Some("healthy")),
+        "{metrics}"
+    );
+    h.stop().await;
+}
+
+/// A job as the service's JSON, for a raw answer to start from.
+fn serde_json_body(record: &JobRecord) -> String {
+    String::from_utf8(bedrock_exporter::bedrock::simulator::json::record_json(
+        &Record::Job(record.clone()),
+    ))
+    .unwrap()
+}

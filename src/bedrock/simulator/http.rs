@@ -131,6 +131,10 @@ impl Simulator {
                 message,
             }) => return Ok(error_response(status, &code, &message)),
             Some(Fault::CloseConnection) => return Err(ConnectionClosed),
+            Some(Fault::Raw { status, body }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return Ok(json_response(status, body));
+            }
             Some(Fault::MalformedJson) => {
                 let cut = br#"{"jobArn": "arn:aws:bedrock:us-east-1:1234"#.to_vec();
                 return Ok(json_response(StatusCode::OK, cut));

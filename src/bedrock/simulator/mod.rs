@@ -48,6 +48,9 @@ pub enum Fault {
     CloseConnection,
     /// Holds the answer until the faults are cleared, then answers normally.
     Hold,
+    /// Answers this status and body, whatever they are: what a proxy, a test server or a
+    /// broken service might send. In-process, an error of kind `other`.
+    Raw { status: u16, body: Vec<u8> },
 }
 
 impl Fault {
@@ -413,6 +416,12 @@ impl Simulator {
                 return Err(FetchError::new(
                     ErrorKind::Other,
                     "simulated malformed JSON",
+                ))
+            }
+            Some(Fault::Raw { status, .. }) => {
+                return Err(FetchError::new(
+                    ErrorKind::Other,
+                    format!("simulated raw answer, HTTP {status}"),
                 ))
             }
             Some(Fault::CloseConnection) => {
