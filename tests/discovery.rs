@@ -385,3 +385,38 @@ async fn a_targets_listings_take_one_call_at_a_time() {
         ]
     );
 }
+
+/// A listing whose `nextToken` comes back again (a service cycling its tokens) ends at the
+/// repeat as a failed listing: two calls, `discovery_up` 0, the watched set kept. Unbounded,
+/// the poller would page for ever.
+#[tokio::test]
+async fn a_repeated_token_ends_the_listing() {
+    let mut h = Harness::with_target(discover_all(), TIMEOUT).await;
+    h.sim.put_job(job("job-a").completed());
+    assert!(h.poller.poll_all().await);
+    let before = h.scrape().await;
+
+    let page = br#"{"modelCustomizationJobSummaries":[],"nextToken":"token-A"}"#;
+    h.sim.inject_operation(
+        Operation::ListModelCustomizationJobs,
+        Fault::Raw {
+            status: 200,
+            body: page.to_vec(),
+        },
+    );
+    let since = tokio::time::Instant::now();
+    assert!(!h.poller.poll_all().await);
+    let during = h.scrape().await;
+    assert_eq!(
+        h.sim.calls_of(Operation::ListModelCustomizationJobs, since),
+        2,
+        "the second page repeats the first's token"
+    );
+    assert_eq!(discovery_up(&during, "job"), 0.0);
+    assert_eq!(
+        watched_jobs(&during),
+        watched_jobs(&before),
+        "the set stays"
+    );
+    h.stop().await;
+}
