@@ -420,3 +420,48 @@ async fn a_repeated_token_ends_the_listing() {
     );
     h.stop().await;
 }
+
+/// A job that one target lists by ARN and another target of the same account and region
+/// discovers is one resource: one set of series, under the configured one.
+#[tokio::test]
+async fn one_resource_listed_and_discovered_gets_one_set_of_series() {
+    let sim = Simulator::new();
+    sim.put_job(job("job-a").completed());
+    sim.put_job(job("job-b").completed());
+    let arn = job_arn(&id_of("job-a"));
+    let mut poller = Poller::new(
+        vec![
+            PolledTarget::new(sim.clone(), REGION, &target(&[&arn], &[])),
+            PolledTarget::new(sim.clone(), REGION, &discover_all()),
+        ],
+        Schedule {
+            interval: Duration::from_secs(60),
+            terminal_interval: Duration::from_secs(600),
+            concurrency: 4,
+            request_timeout: TIMEOUT,
+        },
+        &[],
+        Telemetry::new().unwrap(),
+    );
+    assert!(poller.poll_all().await);
+    assert!(poller.poll_all().await);
+    let text = String::from_utf8(poller.snapshot().text.to_vec()).unwrap();
+    let status_lines = |name: &str| {
+        series(&text, "bedrock_customization_job_status")
+            .into_iter()
+            .filter(|line| label(line, "job_name") == Some(name) && line.ends_with(" 1"))
+            .count()
+    };
+    assert_eq!(status_lines("job-a"), 1, "{text}");
+    assert_eq!(status_lines("job-b"), 1, "{text}");
+    let up: Vec<&str> = series(&text, "bedrock_exporter_target_up")
+        .into_iter()
+        .filter(|line| matches!(label(line, "identifier"), Some(i) if i == arn || i == "job-a"))
+        .collect();
+    assert_eq!(up.len(), 1, "{up:?}");
+    assert_eq!(
+        label(up[0], "identifier"),
+        Some(arn.as_str()),
+        "the configured one"
+    );
+}
