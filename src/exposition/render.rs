@@ -30,7 +30,7 @@ pub const STAGE_STATUSES: [&str; 6] = [
 /// Known custom model statuses (`ModelStatus`).
 pub const MODEL_STATUSES: [&str; 3] = ["Active", "Creating", "Failed"];
 /// The longest `message` label of `bedrock_customization_job_failure_info`.
-pub const FAILURE_MESSAGE_MAX: usize = 256;
+pub const FAILURE_LABEL_MAX: usize = 256;
 
 /// A buffer offset as stored in [`Lines`]; an exposition is far below 4 GiB.
 pub fn offset(n: usize) -> u32 {
@@ -237,10 +237,10 @@ fn or_empty(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or_default()
 }
 
-/// The first line of a message, whitespace-trimmed, cut to [`FAILURE_MESSAGE_MAX`] characters.
+/// The first line of a message, whitespace-trimmed, cut to [`FAILURE_LABEL_MAX`] characters.
 pub fn one_line(message: &str) -> String {
     let line = message.trim().lines().next().unwrap_or_default().trim();
-    match line.char_indices().nth(FAILURE_MESSAGE_MAX) {
+    match line.char_indices().nth(FAILURE_LABEL_MAX) {
         Some((cut, _)) => line[..cut].to_owned(),
         None => line.to_owned(),
     }
@@ -415,7 +415,7 @@ mod tests {
         assert_eq!(one_line("  first line\nsecond"), "first line");
         assert_eq!(
             one_line(&"é".repeat(300)).chars().count(),
-            FAILURE_MESSAGE_MAX
+            FAILURE_LABEL_MAX
         );
         assert_eq!(one_line(""), "");
     }
