@@ -465,3 +465,73 @@ async fn one_resource_listed_and_discovered_gets_one_set_of_series() {
         "the configured one"
     );
 }
+
+/// A discovered job whose Get answers 404 while its listing still returns it (the service's List
+/// and Get disagree) drops out and costs one Get, not one per interval: it is read again only
+/// when a listing shows it changed. The read is a counted failure, and `poll_all` (`--once`)
+/// reports it.
+#[tokio::test(start_paused = true)]
+async fn a_discovered_job_that_answers_not_found_costs_one_get() {
+    let sim = Simulator::new();
+    sim.put_job(job_aged("ghost", "Completed", 3_600.0));
+    sim.put_job(job_aged("real", "Completed", 3_600.0));
+    let ghost = job_arn(&id_of("ghost"));
+    sim.inject(Some(&ghost), Fault::not_found());
+    let target = Target {
+        discover: Discover {
+            jobs: discover_all().discover.jobs,
+            models: None,
+        },
+        ..target(&[], &[])
+    };
+    let telemetry = Telemetry::new().unwrap();
+    let new_poller = || {
+        Poller::new(
+            vec![PolledTarget::new(sim.clone(), REGION, &target)],
+            Schedule {
+                interval: Duration::from_secs(60),
+                terminal_interval: Duration::from_secs(1_800),
+                concurrency: 4,
+                request_timeout: Duration::from_secs(10),
+            },
+            &[],
+            telemetry.clone(),
+        )
+        .with_clock(fixed_clock)
+    };
+    assert!(
+        !new_poller().poll_all().await,
+        "--once sees the failed read"
+    );
+
+    let poller = new_poller();
+    let mut snapshots = poller.subscribe();
+    let shutdown = CancellationToken::new();
+    let gets_before = sim.calls_for(&ghost);
+    let task = tokio::spawn(poller.run(shutdown.clone()));
+    let mut gets = Vec::new();
+    for cycle in 1..=4 {
+        snapshots.wait_for(|s| s.cycles >= cycle).await.unwrap();
+        gets.push(sim.calls_for(&ghost) - gets_before);
+    }
+    assert_eq!(
+        gets,
+        [1, 1, 1, 1],
+        "one Get while its summary stays the same"
+    );
+    let text = String::from_utf8(snapshots.borrow().text.to_vec()).unwrap();
+    assert!(!text.contains(&ghost), "no series for it:\n{text}");
+    assert!(text.contains(&job_arn(&id_of("real"))), "{text}");
+    let own = String::from_utf8(telemetry.encode()).unwrap();
+    let failures = r#"bedrock_exporter_api_request_failures_total{error="not_found",operation="GetModelCustomizationJob",region="us-east-1"}"#;
+    assert_eq!(sample(&own, failures), Some(2.0), "one per poller:\n{own}");
+
+    // Its listing shows a change: one more Get.
+    let mut changed = job_aged("ghost", "Completed", 3_600.0);
+    changed.last_modified_time = Some(NOW - 60.0);
+    sim.put_job(changed);
+    snapshots.wait_for(|s| s.cycles >= 6).await.unwrap();
+    assert_eq!(sim.calls_for(&ghost) - gets_before, 2);
+    shutdown.cancel();
+    task.await.unwrap();
+}

@@ -243,6 +243,11 @@ fn next_id() -> u64 {
 #[derive(Debug, Clone, Default)]
 pub struct WatchedSet {
     pub resources: BTreeMap<Key, Resource>,
+    /// Discovered resources that answered 404 while their listing still returned them (the
+    /// service's List and Get disagree), with what the listing showed: not watched again until
+    /// a listing shows them changed, so that each costs one Get, not one per interval. Holds
+    /// only what the last listing returned ([`reconcile`] prunes the rest).
+    pub gone: BTreeMap<Key, Marker>,
 }
 
 impl WatchedSet {
@@ -269,7 +274,10 @@ impl WatchedSet {
                 )
             })
             .collect();
-        WatchedSet { resources }
+        WatchedSet {
+            resources,
+            gone: BTreeMap::new(),
+        }
     }
 
     /// Takes a reloaded list of configured identifiers: those that stay keep their state, new
@@ -306,6 +314,7 @@ impl WatchedSet {
     pub fn forget_discovered(&mut self, kind: Kind) {
         self.resources
             .retain(|_, r| r.kind != kind || r.origin != Origin::Discovered);
+        self.gone.retain(|key, _| key.kind != kind);
     }
 
     /// Brings due times forward to what shorter intervals give from `now`.
@@ -342,7 +351,8 @@ impl WatchedSet {
     }
 
     /// Applies a read of `key` that ended at Unix time `at`, in a cycle that started at `start`.
-    /// A discovered resource that answers 404 drops out: it no longer exists.
+    /// A discovered resource that answers 404 drops out: it no longer exists. It is remembered
+    /// in [`WatchedSet::gone`] with what it last showed, for its listing may still return it.
     pub fn apply_read(
         &mut self,
         key: &Key,
@@ -359,7 +369,15 @@ impl WatchedSet {
             Err(error)
                 if error.kind() == ErrorKind::NotFound && resource.origin == Origin::Discovered =>
             {
+                let shown = resource.record.as_ref().map_or(
+                    Marker {
+                        status: None,
+                        last_modified: None,
+                    },
+                    Marker::of,
+                );
                 self.resources.remove(key);
+                self.gone.insert(key.clone(), shown);
                 return;
             }
             Err(error) => resource.failed(error),

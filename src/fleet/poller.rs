@@ -80,8 +80,8 @@ struct Cycle {
     queue: VecDeque<Key>,
     /// Reads in flight.
     active: usize,
-    /// Whether a listing or read of this cycle failed.
-    failed: bool,
+    /// Listings and reads of this cycle that failed.
+    failures: usize,
 }
 
 impl<S: BedrockSource> PolledTarget<S> {
@@ -472,7 +472,7 @@ impl<S: BedrockSource> Poller<S> {
             listing,
             queue: VecDeque::new(),
             active: 0,
-            failed: false,
+            failures: 0,
         });
         if listing {
             // A target's listings run one after the other (one call in flight, within any
@@ -548,7 +548,7 @@ impl<S: BedrockSource> Poller<S> {
 
     fn note_failure(&mut self, t: usize, failed: bool) {
         if let Some(cycle) = &mut self.targets[t].cycle {
-            cycle.failed |= failed;
+            cycle.failures += usize::from(failed);
         }
     }
 
@@ -619,7 +619,8 @@ impl<S: BedrockSource> Poller<S> {
         target.last_cycle = Some((took, ended, account));
         target.next_cycle = target.next_due().unwrap_or(idle);
         let resources = target.watched.resources.len();
-        let failed = target.watched.resources.values().filter(|r| !r.up).count();
+        // Calls, not resources: a discovered resource that answered 404 is no longer watched.
+        let failed = cycle.failures;
         let region = target.region.clone();
         self.cycles += 1;
         let finished: Option<Vec<(f64, f64)>> = self
@@ -730,14 +731,28 @@ impl<S: BedrockSource> Poller<S> {
             return;
         };
         if let (Err(error), Some(resource)) = (&result, target.watched.resources.get(key)) {
-            tracing::warn!(
-                operation = key.kind.get_operation().as_str(),
-                identifier = %resource.identifier,
-                region = %target.region,
-                error_kind = error.kind().as_str(),
-                error = error.message(),
-                "Bedrock read failed"
-            );
+            let operation = key.kind.get_operation().as_str();
+            let error_kind = error.kind().as_str();
+            if error.kind() == ErrorKind::NotFound && resource.origin == Origin::Discovered {
+                tracing::warn!(
+                    operation,
+                    identifier = %resource.identifier,
+                    region = %target.region,
+                    error_kind,
+                    error = error.message(),
+                    "Bedrock read found nothing; the discovered resource drops out and is read \
+                     again only when its listing shows it changed"
+                );
+            } else {
+                tracing::warn!(
+                    operation,
+                    identifier = %resource.identifier,
+                    region = %target.region,
+                    error_kind,
+                    error = error.message(),
+                    "Bedrock read failed"
+                );
+            }
         }
         target
             .watched

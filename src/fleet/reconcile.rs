@@ -50,7 +50,8 @@ pub struct Reconciled {
 ///   known) takes the listing's news; it never becomes a second, discovered resource.
 /// - A discovered resource the listing no longer returns drops out.
 /// - A new one is added, exported from its summary until read; unless `claimed` says another
-///   target already watches its ARN.
+///   target already watches its ARN, or it answered 404 and its summary shows nothing new
+///   since ([`WatchedSet::gone`]).
 /// - A resource whose summary differs from its last read (status, `lastModifiedTime`) takes the
 ///   summary's fields and is read again; an unchanged one is left as it is.
 pub fn reconcile(
@@ -75,6 +76,8 @@ pub fn reconcile(
         }
     }
     let mut outcome = Reconciled::default();
+    set.gone
+        .retain(|key, _| key.kind != kind || listed.contains_key(&key.id));
 
     let unknown_arn = set
         .resources
@@ -136,6 +139,14 @@ pub fn reconcile(
             kind,
             id: arn.clone(),
         };
+        if set
+            .gone
+            .get(&key)
+            .is_some_and(|shown| shown.shows(&summary))
+        {
+            continue;
+        }
+        set.gone.remove(&key);
         set.resources.insert(
             key.clone(),
             Resource::discovered(summary, &arn, region, role_account),
