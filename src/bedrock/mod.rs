@@ -174,6 +174,27 @@ impl Record {
         }
     }
 
+    /// Whether its status says it failed.
+    pub fn is_failed(&self) -> bool {
+        self.status() == Some("Failed")
+    }
+
+    /// When it ended: a finished job's `endTime`; `None` for anything else.
+    pub fn end_time(&self) -> Option<f64> {
+        match self {
+            Record::Job(job) if job.is_terminal() => job.end_time,
+            _ => None,
+        }
+    }
+
+    /// The last training loss, and the validation losses (one per validator, in order).
+    pub fn losses(&self) -> (Option<f64>, &[Option<f64>]) {
+        match self {
+            Record::Job(job) => (job.training_loss, &job.validation_losses),
+            Record::Model(model) => (model.training_loss, &model.validation_losses),
+        }
+    }
+
     /// Whether it no longer changes by itself: a finished job, a model no longer `Creating`.
     pub fn is_settled(&self) -> bool {
         match self {

@@ -28,7 +28,7 @@ pub use telemetry::Telemetry;
 use self::families::{Order, Subject, COUNT, FAMILIES};
 use self::render::{header, offset, render_family, series, sort_fingerprint, sorted, Lines};
 use self::text::Writer;
-use crate::bedrock::{FetchError, Kind};
+use crate::bedrock::{FetchError, Kind, Record};
 use crate::fleet::{Origin, Resource};
 
 /// The health of one kind's discovery in one target, for its series and the index page.
@@ -54,7 +54,17 @@ pub struct ResourceView {
     pub region: String,
     pub origin: Origin,
     pub up: bool,
+    /// The resource's name once a listing or read told it.
+    pub name: Option<String>,
+    pub arn: Option<String>,
     pub status: Option<String>,
+    /// Whether its status still changes by itself (a running job, a model being created).
+    pub settled: bool,
+    pub creation_time: Option<f64>,
+    pub end_time: Option<f64>,
+    pub training_loss: Option<f64>,
+    pub validation_losses: Vec<Option<f64>>,
+    /// The failure message of a resource whose status is failed; `None` otherwise.
     pub failure_message: Option<String>,
     pub last_error: Option<String>,
     pub last_success: Option<f64>,
@@ -62,6 +72,7 @@ pub struct ResourceView {
 
 impl ResourceView {
     fn of(r: &Resource) -> ResourceView {
+        let record = r.record.as_ref();
         ResourceView {
             kind: r.kind,
             identifier: r.identifier.clone(),
@@ -69,8 +80,18 @@ impl ResourceView {
             region: r.region.clone(),
             origin: r.origin,
             up: r.up,
+            name: record.and_then(Record::name).map(str::to_owned),
+            arn: r.arn.clone(),
             status: r.status().map(str::to_owned),
-            failure_message: r.failure_message().map(str::to_owned),
+            settled: record.is_some_and(Record::is_settled),
+            creation_time: record.and_then(Record::creation_time),
+            end_time: record.and_then(Record::end_time),
+            training_loss: record.and_then(|r| r.losses().0),
+            validation_losses: record.map(|r| r.losses().1.to_vec()).unwrap_or_default(),
+            failure_message: record
+                .filter(|r| r.is_failed())
+                .and_then(Record::failure_message)
+                .map(str::to_owned),
             last_error: r.last_error.as_ref().map(ToString::to_string),
             last_success: r.last_success,
         }

@@ -222,11 +222,6 @@ impl Resource {
         };
     }
 
-    /// The failure message of a failed job or model, for the index page.
-    pub fn failure_message(&self) -> Option<&str> {
-        self.record.as_ref().and_then(Record::failure_message)
-    }
-
     /// The status shown on the index page.
     pub fn status(&self) -> Option<&str> {
         self.record.as_ref().and_then(Record::status)

@@ -1,6 +1,6 @@
 //! The HTTP server (hyper 1.x): connections (plain or TLS), their lifecycle and limits, basic
 //! auth and extra headers, and response bodies shared without copying. [`routes`] answers the
-//! requests; [`security`] holds the web config in force.
+//! requests, [`status_page`] writes the `/` page; [`security`] holds the web config in force.
 //!
 //! Nothing here calls AWS or waits for a poll: every response is built from the last published
 //! [`Snapshot`](crate::exposition::Snapshot). Connections are tracked so that shutdown lets
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod routes;
 pub mod security;
 pub mod socket;
+pub mod status_page;
 pub mod tls;
 
 use std::collections::VecDeque;
@@ -36,9 +37,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use routes::{escape, ReloadRequest, ScrapeLimit, ServerState, RESERVED_PATHS};
+pub use routes::{ReloadRequest, ScrapeLimit, ServerState, RESERVED_PATHS};
 pub use security::Security;
 pub use socket::{SendFile, Socket, SEND_STALL_TIMEOUT};
+pub use status_page::escape;
 
 // What a connection costs, and for how long, whatever its client does:
 // - one file descriptor: the soft limit on open files is raised to the hard one at start

@@ -1,20 +1,17 @@
 //! The exporter's endpoints: `/metrics` (or `--web.telemetry-path`), `/`, `/healthz`,
 //! `/readyz`; methods, encodings and the index page.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
-use super::{response, Body, HttpResponse};
+use super::{response, status_page, Body, HttpResponse};
 use crate::exposition::{Snapshot, Telemetry};
-use crate::fleet::Origin;
 
 /// Paths the server answers itself, which `--web.telemetry-path` cannot take.
 pub const RESERVED_PATHS: [&str; 4] = ["/", "/healthz", "/readyz", RELOAD_PATH];
@@ -205,93 +202,15 @@ fn accepts_gzip<'a>(values: impl IntoIterator<Item = &'a str>) -> bool {
 
 fn index(state: &ServerState) -> HttpResponse {
     let snapshot = state.snapshot.borrow().clone();
-    let path = escape(&state.telemetry_path);
-    let mut html = String::with_capacity(4096 + 256 * snapshot.resources.len());
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Bedrock Exporter</title>\
-         <style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:left}}</style></head>\n\
-         <body><h1>Bedrock Exporter</h1>\n<p>Version {version} ({revision}). \
-         <a href=\"{path}\">Metrics</a> · <a href=\"/healthz\">Health</a> · <a href=\"/readyz\">Readiness</a></p>\n\
-         <p>Poll cycles finished: {cycles}</p>\n",
-        version = env!("CARGO_PKG_VERSION"),
-        revision = env!("BEDROCK_EXPORTER_REVISION"),
-        cycles = snapshot.cycles,
-    );
-    if !snapshot.discoveries.is_empty() {
-        html.push_str("<h2>Discovery</h2>\n<table><tr><th>Kind</th><th>Account</th><th>Region</th><th>Up</th><th>Found</th><th>Last error</th></tr>\n");
-        for d in &snapshot.discoveries {
-            let _ = writeln!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                d.kind.as_str(),
-                escape(&d.account),
-                escape(&d.region),
-                if d.up { "yes" } else { "no" },
-                d.discovered,
-                escape(
-                    &d.last_error
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default()
-                ),
-            );
-        }
-        html.push_str("</table>\n");
-    }
-    html.push_str("<h2>Jobs and models</h2>\n<table><tr><th>Kind</th><th>Identifier</th><th>Account</th><th>Region</th><th>Origin</th><th>Up</th><th>Status</th><th>Failure message</th><th>Last error</th><th>Last success</th></tr>\n");
-    for resource in &snapshot.resources {
-        let last_success = resource
-            .last_success
-            .map(|t| {
-                DateTime::from_secs(t as i64)
-                    .fmt(Format::DateTime)
-                    .unwrap_or_default()
-            })
-            .unwrap_or_else(|| "never".to_owned());
-        let origin = match resource.origin {
-            Origin::Configured => "configured",
-            Origin::Discovered => "discovered",
-        };
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            resource.kind.as_str(),
-            escape(&resource.identifier),
-            escape(&resource.account),
-            escape(&resource.region),
-            origin,
-            if resource.up { "yes" } else { "no" },
-            escape(resource.status.as_deref().unwrap_or("")),
-            escape(resource.failure_message.as_deref().unwrap_or("")),
-            escape(resource.last_error.as_deref().unwrap_or("")),
-            last_success,
-        );
-    }
-    html.push_str("</table></body></html>\n");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let html = status_page::render(&snapshot, &state.telemetry_path, now);
     response(StatusCode::OK, "text/html; charset=utf-8", html)
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use proptest::prelude::*;
-
     use super::*;
 
     #[test]
@@ -311,54 +230,5 @@ mod tests {
         // Several header lines count as one list.
         assert!(!accepts_gzip(["*", "gzip;q=0"]));
         assert!(accepts_gzip(["identity", "gzip"]));
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
-        );
-    }
-
-    /// The references `escape` writes, and the characters they stand for.
-    const REFERENCES: [(&str, char); 5] = [
-        ("&amp;", '&'),
-        ("&lt;", '<'),
-        ("&gt;", '>'),
-        ("&quot;", '"'),
-        ("&#39;", '\''),
-    ];
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
-
-        /// Any text, and text made of markup and of what looks like references already.
-        #[test]
-        fn any_text_is_inert_in_html_and_reads_back(
-            text in prop_oneof![any::<String>(), "[<>\"'&;#0-9a-z/= \n]{0,24}"],
-        ) {
-            let html = escape(&text);
-            for c in ['<', '>', '"', '\''] {
-                prop_assert!(!html.contains(c), "{:?} in {:?}", c, html);
-            }
-            if !text.contains('\n') {
-                prop_assert!(!html.contains('\n'), "{:?}", html);
-            }
-            // Every `&` starts a reference; read back, they give the text again.
-            let mut read = String::new();
-            let mut rest = html.as_str();
-            while let Some(at) = rest.find('&') {
-                read.push_str(&rest[..at]);
-                let Some((r, c)) = REFERENCES.iter().find(|(r, _)| rest[at..].starts_with(r))
-                else {
-                    return Err(TestCaseError::fail(format!("an unescaped & in {html:?}")));
-                };
-                read.push(*c);
-                rest = &rest[at + r.len()..];
-            }
-            read.push_str(rest);
-            prop_assert_eq!(read, text);
-        }
     }
 }
