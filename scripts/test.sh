@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every test, promtool over the demo's exposition and the
-# golden one, then the Dockerfile and deploy/ (scripts/check-deploy.sh, which ends on a real
-# Prometheus). Ends with one line that counts every check (scripts/checks.sh).
+# golden one, the demo's status page in headless Chromium, then the Dockerfile and deploy/
+# (scripts/check-deploy.sh, which ends on a real Prometheus). Ends with one line that counts
+# every check (scripts/checks.sh).
 # Installs what it lacks first: rustfmt and clippy (rustup), cargo-nextest (cargo install),
-# promtool (Debian's prometheus package); check-deploy.sh installs its own Python tools.
+# promtool (Debian's prometheus package), Debian's chromium-headless-shell; check-deploy.sh
+# installs its own Python tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/checks.sh
@@ -54,6 +56,10 @@ cargo run --locked --quiet -- --demo --once --log.level=warn >"$exposition"
 # promtool prints findings and exits non-zero on any.
 promtool check metrics <"$exposition"
 echo "promtool: $(grep -vc '^#' "$exposition") samples, no findings"
+step "status page in headless Chromium (--demo)"
+need_debian chromium-headless-shell chromium-headless-shell
+cargo build --locked --quiet
+python3 scripts/check_status_page.py target/debug/bedrock-exporter target/status-page.png
 step "promtool check metrics (tests/golden/bedrock.prom)"
 promtool check metrics <tests/golden/bedrock.prom
 echo "promtool: $(grep -vc '^#' tests/golden/bedrock.prom) samples, no findings"

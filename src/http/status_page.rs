@@ -16,7 +16,8 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1em 2em;color:
     th{border-bottom:2px solid #999}tr:nth-child(even){background:#f4f4f4}\
     td.num{text-align:right;font-variant-numeric:tabular-nums}\
     tr.failed td.status,tr.down td.up{color:#b00020;font-weight:bold}\
-    td.message{max-width:40em;overflow-wrap:anywhere}";
+    td{white-space:nowrap}td.message{white-space:normal;min-width:20em;max-width:40em;\
+    overflow-wrap:anywhere}";
 
 /// The page for `snapshot` at Unix time `now`, linking to the metrics at `telemetry_path`.
 pub fn render(snapshot: &Snapshot, telemetry_path: &str, now: f64) -> String {
