@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bedrock_exporter::bedrock::simulator::Simulator;
 use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
+use bedrock_exporter::simulator::Simulator;
 use tokio::signal::unix::{signal, SignalKind};
 
 const ACCOUNT: &str = "123456789012";

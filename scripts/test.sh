@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test, promtool over the demo's exposition and the
-# golden one, the demo's status page in headless Chromium, then the Dockerfile and deploy/
-# (scripts/check-deploy.sh, which ends on a real Prometheus). Ends with one line that counts
-# every check (scripts/checks.sh).
+# The whole test suite: formatting, module layers, lints, every test, promtool over the demo's
+# exposition and the golden one, the demo's status page in headless Chromium, then the
+# Dockerfile and deploy/ (scripts/check-deploy.sh, which ends on a real Prometheus). Ends with
+# one line that counts every check (scripts/checks.sh).
 # Installs what it lacks first: rustfmt and clippy (rustup), cargo-nextest (cargo install),
 # promtool (Debian's prometheus package), Debian's chromium-headless-shell; check-deploy.sh
 # installs its own Python tools.
@@ -26,6 +26,8 @@ unset AWS_BEARER_TOKEN_BEDROCK
 
 step "cargo fmt --check"
 cargo fmt --check
+step "module layers (scripts/check_layers.py)"
+python3 scripts/check_layers.py
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 step "cargo nextest run"

@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 use crate::bedrock::aws::{region_of, AwsSource, ClientSettings};
 use crate::config::Config;
 use crate::exposition::Telemetry;
-use crate::fleet::poller::{NewTarget, PolledTarget, Poller, Reconfig};
 use crate::fleet::{Schedule, TargetKey};
 use crate::http::{serve, ReloadRequest, ScrapeLimit, Security, ServerState};
+use crate::poller::{NewTarget, PolledTarget, Poller, Reconfig};
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,11 +64,11 @@ pub async fn targets(
     let mut regions = Vec::with_capacity(config.targets.len());
     for (index, target) in config.targets.iter().enumerate() {
         let client_error = |source| StartError::Client { index, source };
-        let region = region_of(base, target).map_err(client_error)?;
+        let region = region_of(base, target.client_target()).map_err(client_error)?;
         let source = match existing.get(&TargetKey::of(&region, target)) {
             Some(source) => source.with_request_timeout(settings.request_timeout),
             None => {
-                AwsSource::new(base, target, settings)
+                AwsSource::new(base, target.client_target(), settings)
                     .await
                     .map_err(client_error)?
                     .0
@@ -170,7 +170,7 @@ impl Reloader {
     /// problem; valid, the poller takes it at the end of its cycle in progress.
     pub async fn reload(&mut self) -> Result<String, String> {
         let outcome = self.try_reload().await;
-        let now = crate::fleet::poller::unix_seconds(std::time::SystemTime::now());
+        let now = crate::poller::unix_seconds(std::time::SystemTime::now());
         self.telemetry.observe_reload(outcome.is_ok(), now);
         match &outcome {
             Ok(summary) => tracing::info!(path = %self.path.display(), %summary, "config reloaded"),

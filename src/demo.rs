@@ -1,5 +1,5 @@
 //! The `--demo` account: jobs and custom models whose status and losses evolve over minutes,
-//! served by the [`crate::bedrock::simulator`], and the config that points the exporter at it.
+//! served by the [`crate::simulator`], and the config that points the exporter at it.
 //!
 //! Eight jobs and four models exist from the start, in every status; then a new job starts every
 //! [`NEW_JOB_EVERY`] and finishes about five minutes later (most complete and turn into a custom
@@ -14,9 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::bedrock::{JobRecord, ModelRecord, StatusDetails};
+use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
-use crate::fleet::poller::unix_seconds;
+use crate::poller::unix_seconds;
+use crate::simulator::{self, Simulator};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
@@ -221,11 +222,25 @@ const MODELS: &[ModelSpec] = &[
         training_loss: 0.9, validation_loss: 1.3 },
 ];
 
+/// A simulator serving the demo's records, which evolve from now on.
+pub fn simulator() -> Simulator {
+    Simulator::evolving(Timeline::new(Instant::now()))
+}
+
 /// The demo's records as a function of time since `started`.
 #[derive(Debug, Clone)]
 pub struct Timeline {
     started: Instant,
     started_unix: f64,
+}
+
+impl simulator::Timeline for Timeline {
+    fn records(&self, kind: Kind, now: Instant) -> Vec<Record> {
+        match kind {
+            Kind::Job => self.jobs(now).into_iter().map(Record::Job).collect(),
+            Kind::Model => self.models(now).into_iter().map(Record::Model).collect(),
+        }
+    }
 }
 
 impl Timeline {

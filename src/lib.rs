@@ -3,24 +3,34 @@
 //! Data flows in one direction:
 //!
 //! ```text
-//! config ──► fleet ──(BedrockSource: Get, List)──► bedrock::aws (aws-sdk-bedrock) ──► Bedrock
-//!              │                                    bedrock::simulator (tests, --demo)
+//! config ──► poller ──(BedrockSource: Get, List)──► bedrock::aws (aws-sdk-bedrock) ──► Bedrock
+//!              │  fleet (the watched sets)           simulator (tests, --demo)
 //!              └─► exposition (each resource's lines, assembled) ──► Snapshot ──► http ──► /metrics
 //! ```
 //!
+//! Modules in layers, lowest first. A module uses only those before it in this list, never one
+//! after it (`scripts/check_layers.py` reads this line and every `crate::` path, and fails on one
+//! that goes up):
+//!
+//! layers: logging, heap, bedrock, config, fleet, exposition, poller, http, simulator, demo, app
+//!
+//! - [`logging`]: logfmt or JSON lines through `tracing`.
+//! - [`heap`]: the allocator's free memory given back after each poll cycle.
+//! - [`bedrock`]: the records as the exporter sees them, the families they are exported as, the
+//!   [`bedrock::BedrockSource`] trait, the SDK adapter ([`bedrock::aws`]) and the checks every
+//!   answer passes ([`bedrock::boundary`]).
 //! - [`config`]: the YAML file, parsed and checked as a whole, every problem with its path; the
 //!   web config file (`--web.config.file`) in [`config::web`].
-//! - [`bedrock`]: the records as the exporter sees them, the [`bedrock::BedrockSource`] trait,
-//!   the SDK adapter ([`bedrock::aws`]) and the simulated service ([`bedrock::simulator`]).
-//! - [`fleet`]: the watched set (configured and discovered resources by key), the pure
-//!   reconcile of listings, and the poller that lists, reads what is due and publishes.
+//! - [`fleet`]: the watched set (configured and discovered resources by key) and the pure
+//!   reconcile of listings.
 //! - [`exposition`]: each resource's lines rendered when it changes, assembled family by family
 //!   into a shared snapshot; the gzip made once; the exporter's own metrics.
+//! - [`poller`]: the task that lists, reads what is due and publishes snapshots.
 //! - [`http`]: the hyper server: connections (plain or TLS), bodies sent without copying, the
-//!   endpoints, basic auth, and the web config in force, re-read when its files change.
-//! - [`heap`]: the allocator's free memory given back after each poll cycle.
+//!   endpoints and status page, basic auth, and the web config in force, re-read when its
+//!   files change.
+//! - [`simulator`]: a stand-in for Bedrock and STS over HTTP, for tests and the demo.
 //! - [`demo`]: the simulated account `--demo` runs on.
-//! - [`logging`]: logfmt or JSON lines through `tracing`.
 //! - [`app`]: wires it all for the binary: builds the targets, runs the poller, the server and
 //!   the config reloader.
 
@@ -33,3 +43,5 @@ pub mod fleet;
 pub mod heap;
 pub mod http;
 pub mod logging;
+pub mod poller;
+pub mod simulator;

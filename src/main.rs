@@ -11,14 +11,14 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use bedrock_exporter::app::{self, Reloader, Reloads, StartError};
 use bedrock_exporter::bedrock::aws::{default_config, AwsSource, ClientSettings};
-use bedrock_exporter::bedrock::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::config::Config;
 use bedrock_exporter::config::ConfigError;
 use bedrock_exporter::demo;
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{unix_seconds, Poller};
 use bedrock_exporter::http::{self as server, Security};
 use bedrock_exporter::logging::{self, LogFormat, LogLevel};
+use bedrock_exporter::poller::{unix_seconds, Poller};
+use bedrock_exporter::simulator::RunningSimulator;
 use clap::Parser;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
@@ -269,7 +269,7 @@ async fn run(flags: Flags) -> Result<ExitCode, Failure> {
         (Some(cancel_on_signal(shutdown.clone())?), Some(hangups))
     };
     let simulator = if flags.demo {
-        let running = Simulator::demo()
+        let running = demo::simulator()
             .spawn()
             .await
             .context("cannot start the demo's simulated Bedrock")

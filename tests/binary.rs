@@ -4,8 +4,8 @@
 
 mod common;
 
-use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
 use bedrock_exporter::bedrock::Kind;
+use bedrock_exporter::simulator::{Fault, Simulator};
 use common::exporter::*;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

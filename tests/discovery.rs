@@ -7,12 +7,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
 use bedrock_exporter::bedrock::{BedrockSource, Kind, ListQuery, Operation, Record};
 use bedrock_exporter::config::{Discover, Discovery, Target};
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
 use bedrock_exporter::fleet::Schedule;
+use bedrock_exporter::poller::{PolledTarget, Poller};
+use bedrock_exporter::simulator::{Fault, Simulator};
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Stdio;
 
-use bedrock_exporter::exposition::families as f;
+use bedrock_exporter::bedrock::families as f;
 use bedrock_exporter::exposition::render::{header, series};
 use common::deadline;
 use proptest::prelude::*;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
+use bedrock_exporter::simulator::{Fault, Simulator};
 use common::exporter::*;
 use common::*;
 
@@ -19,10 +19,7 @@ fn jobs_config(endpoint: &str, jobs: &[&str]) -> String {
 }
 
 /// A simulator serving running jobs `job-1`, `job-2` and `job-3`.
-async fn simulator() -> (
-    Simulator,
-    bedrock_exporter::bedrock::simulator::RunningSimulator,
-) {
+async fn simulator() -> (Simulator, bedrock_exporter::simulator::RunningSimulator) {
     let sim = Simulator::new();
     for name in ["job-1", "job-2", "job-3"] {
         sim.put_job(job(name));
@@ -327,7 +324,7 @@ async fn a_target_that_stays_keeps_its_assumed_credentials() {
         .unwrap();
     assert_eq!(
         read.access_key,
-        bedrock_exporter::bedrock::simulator::ASSUMED_ACCESS_KEY
+        bedrock_exporter::simulator::ASSUMED_ACCESS_KEY
     );
     assert_eq!(
         sim.assumed_roles(),

@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use bedrock_exporter::bedrock::simulator::{Fault, Simulator};
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{PolledTarget, Poller, PUBLISH_EVERY, READ_GRACE};
 use bedrock_exporter::fleet::Schedule;
+use bedrock_exporter::poller::{PolledTarget, Poller, PUBLISH_EVERY, READ_GRACE};
+use bedrock_exporter::simulator::{Fault, Simulator};
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -7,11 +7,11 @@ mod common;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bedrock_exporter::bedrock::aws::AwsSource;
-use bedrock_exporter::bedrock::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
 use bedrock_exporter::bedrock::{
     BedrockSource, ErrorKind, JobRecord, Kind, ModelRecord, Record, StatusDetails,
 };
 use bedrock_exporter::config::Target;
+use bedrock_exporter::simulator::{Fault, Simulator, ASSUMED_ACCESS_KEY};
 use common::*;
 
 /// Generous, so a loaded machine never turns a normal call into a timeout.
@@ -414,7 +414,7 @@ async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
         endpoint_url: Some(server.endpoint_url()),
         ..Target::default()
     };
-    let (source, _) = AwsSource::new(&base, &with_role, &settings(TIMEOUT))
+    let (source, _) = AwsSource::new(&base, with_role.client_target(), &settings(TIMEOUT))
         .await
         .unwrap();
     assert_eq!(
@@ -431,7 +431,7 @@ async fn role_arn_is_assumed_through_sts_and_signs_the_bedrock_calls() {
         role_arn: None,
         ..with_role
     };
-    let (source, _) = AwsSource::new(&base, &without_role, &settings(TIMEOUT))
+    let (source, _) = AwsSource::new(&base, without_role.client_target(), &settings(TIMEOUT))
         .await
         .unwrap();
     source.get(Kind::Job, "job-1").await.unwrap();
@@ -467,7 +467,7 @@ async fn a_refused_assume_role_is_a_credentials_failure() {
         endpoint_url: Some(server.endpoint_url()),
         ..target(&["job-1"], &[])
     };
-    let (source, _) = AwsSource::new(&base, &target, &settings(TIMEOUT))
+    let (source, _) = AwsSource::new(&base, target.client_target(), &settings(TIMEOUT))
         .await
         .unwrap();
     let err = source.get(Kind::Job, "job-1").await.unwrap_err();
@@ -518,7 +518,7 @@ async fn no_credentials_in_the_chain_is_a_credentials_failure() {
         endpoint_url: Some(server.endpoint_url()),
         ..target(&["job-1"], &[])
     };
-    let (source, _) = AwsSource::new(&base, &target, &settings(TIMEOUT))
+    let (source, _) = AwsSource::new(&base, target.client_target(), &settings(TIMEOUT))
         .await
         .unwrap();
     let err = source.get(Kind::Job, "job-1").await.unwrap_err();
@@ -638,7 +638,7 @@ async fn hostile_answers_are_refused_redacted_and_capped() {
 
 /// A job as the service's JSON, for a raw answer to start from.
 fn serde_json_body(record: &JobRecord) -> String {
-    String::from_utf8(bedrock_exporter::bedrock::simulator::json::record_json(
+    String::from_utf8(bedrock_exporter::simulator::json::record_json(
         &Record::Job(record.clone()),
     ))
     .unwrap()

@@ -9,13 +9,13 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use bedrock_exporter::bedrock::simulator::Simulator;
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::http::{
     raise_open_files_limit, Security, HEADER_READ_TIMEOUT, MAX_HEADER_SIZE,
 };
+use bedrock_exporter::poller::{PolledTarget, Poller};
+use bedrock_exporter::simulator::Simulator;
 use common::exporter::{wait_for_line, BIN};
 use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use bedrock_exporter::bedrock::simulator::Simulator;
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::http::{ScrapeLimit, Security, HANDSHAKE_TIMEOUT};
+use bedrock_exporter::poller::{PolledTarget, Poller};
+use bedrock_exporter::simulator::Simulator;
 use common::exporter::*;
 use common::*;
 use rcgen::{

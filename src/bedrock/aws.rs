@@ -37,7 +37,6 @@ use crate::bedrock::{
     BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Page, Record,
     StatusDetails, LIST_PAGE_MAX,
 };
-use crate::config::Target;
 
 /// How each call is made: its time bound and the retry policy.
 #[derive(Debug, Clone)]
@@ -113,12 +112,23 @@ pub struct AwsSource {
     client: aws_sdk_bedrock::Client,
 }
 
+/// Where a client reads and as whom: a target's region, role and endpoint, as configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientTarget<'a> {
+    /// `None`: the default chain's region.
+    pub region: Option<&'a str>,
+    /// A role to assume through STS.
+    pub role_arn: Option<&'a str>,
+    /// Another endpoint than the region's (a proxy, a VPC endpoint, the simulator).
+    pub endpoint_url: Option<&'a str>,
+}
+
 impl AwsSource {
     /// Builds the client of `target` on top of `base` (credentials and defaults), assuming
     /// `role_arn` through STS when set. Returns the source and the region it reads.
     pub async fn new(
         base: &SdkConfig,
-        target: &Target,
+        target: ClientTarget<'_>,
         settings: &ClientSettings,
     ) -> Result<(AwsSource, String), ClientError> {
         let region = Region::new(region_of(base, target)?);
@@ -132,7 +142,7 @@ impl AwsSource {
                     .operation_timeout(settings.request_timeout)
                     .build(),
             );
-        if let Some(role_arn) = &target.role_arn {
+        if let Some(role_arn) = target.role_arn {
             let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
                 .session_name("bedrock-exporter")
                 .region(region.clone())
@@ -141,7 +151,7 @@ impl AwsSource {
                 .await;
             builder = builder.credentials_provider(provider);
         }
-        if let Some(url) = &target.endpoint_url {
+        if let Some(url) = target.endpoint_url {
             builder = builder.endpoint_url(url);
         }
         let client = aws_sdk_bedrock::Client::from_conf(builder.build());
@@ -170,10 +180,10 @@ impl AwsSource {
 }
 
 /// The region a target reads: its own, else the default chain's.
-pub fn region_of(base: &SdkConfig, target: &Target) -> Result<String, ClientError> {
+pub fn region_of(base: &SdkConfig, target: ClientTarget<'_>) -> Result<String, ClientError> {
     target
         .region
-        .clone()
+        .map(str::to_owned)
         .or_else(|| base.region().map(ToString::to_string))
         .ok_or(ClientError::NoRegion)
 }

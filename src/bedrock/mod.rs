@@ -1,13 +1,14 @@
 //! Bedrock as the exporter sees it: the project's own record types, the [`BedrockSource`] trait
-//! that reads them, and its two implementations.
+//! that reads them, and its implementation with the real SDK ([`aws`]), behind the checks of
+//! [`boundary`].
 //!
-//! The poller is generic over [`BedrockSource`]; [`aws`] implements it with the real SDK and
-//! [`simulator`] implements it in-process for tests that run on paused time (and serves the same
-//! records over HTTP, for the SDK).
+//! The poller is generic over [`BedrockSource`]; [`crate::simulator`] implements it too,
+//! in-process, for tests that run on paused time (and serves the same records over HTTP, for
+//! the SDK).
 
 pub mod aws;
 pub mod boundary;
-pub mod simulator;
+pub mod families;
 
 use std::collections::BTreeMap;
 use std::fmt;

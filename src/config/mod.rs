@@ -19,8 +19,9 @@ use std::time::Duration;
 use regex::Regex;
 use serde_yaml::Value;
 
+use crate::bedrock::aws::ClientTarget;
+use crate::bedrock::families;
 use crate::bedrock::Kind;
-use crate::exposition::families;
 
 /// A loaded and validated config.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +59,17 @@ pub struct Discover {
     pub jobs: Option<Discovery>,
     /// `ListCustomModels`; `None` when models are not discovered.
     pub models: Option<Discovery>,
+}
+
+impl Target {
+    /// Where its client reads, and as whom.
+    pub fn client_target(&self) -> ClientTarget<'_> {
+        ClientTarget {
+            region: self.region.as_deref(),
+            role_arn: self.role_arn.as_deref(),
+            endpoint_url: self.endpoint_url.as_deref(),
+        }
+    }
 }
 
 impl Discover {

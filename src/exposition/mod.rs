@@ -1,7 +1,6 @@
 //! The exposition `/metrics` serves, built so that its cost follows what changed, not what is
 //! watched.
 //!
-//! - [`families`]: the families the exporter renders itself, in exposition order.
 //! - [`render`]: one resource's lines, family by family, written when the resource changes.
 //! - [`Assembler`]: every resource's lines assembled family by family into one buffer; a
 //!   resource that did not change is copied from the last buffer, not rendered again.
@@ -9,8 +8,9 @@
 //! - [`gzip`]: that gzip as the open start of one member, which each scrape closes.
 //! - [`telemetry`]: the exporter's own metrics (the `prometheus` crate), encoded again only
 //!   after one changed; the process metrics at every scrape.
+//!
+//! The families it renders are declared in [`crate::bedrock::families`].
 
-pub mod families;
 pub mod gzip;
 pub mod render;
 pub mod snapshot;
@@ -25,9 +25,9 @@ use bytes::Bytes;
 pub use snapshot::Snapshot;
 pub use telemetry::Telemetry;
 
-use self::families::{Order, Subject, COUNT, FAMILIES};
 use self::render::{header, offset, render_family, series, sort_fingerprint, sorted, Lines};
 use self::text::Writer;
+use crate::bedrock::families::{self, Order, Subject, COUNT, FAMILIES};
 use crate::bedrock::{FetchError, Kind, Record};
 use crate::fleet::{Origin, Resource};
 

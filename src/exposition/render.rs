@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::families::{self as f, Order, COUNT, FAMILIES};
+use crate::bedrock::families::{self as f, Order, COUNT, FAMILIES};
 use crate::bedrock::{JobRecord, ModelRecord, Record};
 use crate::fleet::Resource;
 

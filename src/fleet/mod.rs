@@ -1,13 +1,11 @@
 //! The watched set: every job and model the exporter reads, configured or discovered, keyed so
-//! that each is watched once, with what was last learned of it and when it is due again; and the
-//! [`poller`] that keeps it current.
+//! that each is watched once, with what was last learned of it and when it is due again. Pure
+//! state: [`crate::poller`] keeps it current.
 //!
 //! - [`Resource`]: one watched job or model: its last record, health and schedule.
 //! - [`WatchedSet`]: a target's resources by [`Key`].
 //! - [`reconcile`]: a listing applied to a watched set (pure: no I/O, no clock).
-//! - [`poller`]: the task that lists, reads what is due, and publishes snapshots.
 
-pub mod poller;
 pub mod reconcile;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bedrock_exporter::bedrock::simulator::{Fault, RunningSimulator, Simulator};
+use bedrock_exporter::simulator::{Fault, RunningSimulator, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, Command};
 

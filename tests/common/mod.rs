@@ -13,14 +13,14 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use bedrock_exporter::bedrock::aws::{AwsSource, ClientSettings};
-use bedrock_exporter::bedrock::simulator::{RunningSimulator, Simulator};
 use bedrock_exporter::bedrock::BedrockSource;
 use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
 use bedrock_exporter::config::Target;
 use bedrock_exporter::exposition::Telemetry;
-use bedrock_exporter::fleet::poller::{PolledTarget, Poller};
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::http::{serve, ScrapeLimit, Security, ServerState};
+use bedrock_exporter::poller::{PolledTarget, Poller};
+use bedrock_exporter::simulator::{RunningSimulator, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -203,9 +203,13 @@ pub async fn aws_source(endpoint_url: &str, request_timeout: Duration) -> AwsSou
         endpoint_url: Some(endpoint_url.to_owned()),
         ..Target::default()
     };
-    let (source, region) = AwsSource::new(&sdk_config(), &target, &settings(request_timeout))
-        .await
-        .expect("client builds");
+    let (source, region) = AwsSource::new(
+        &sdk_config(),
+        target.client_target(),
+        &settings(request_timeout),
+    )
+    .await
+    .expect("client builds");
     assert_eq!(region, REGION);
     source
 }

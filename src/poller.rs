@@ -19,13 +19,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::reconcile::{queries, reconcile};
-use super::{due_after, DiscoveryState, Key, Origin, Resource, Schedule, TargetKey, WatchedSet};
 use crate::bedrock::boundary::{self, Capped};
 use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Operation, Record};
 use crate::config::{self, role_account};
 use crate::exposition::telemetry::Cap;
 use crate::exposition::{Assembler, DiscoverySeries, Snapshot, Telemetry};
+use crate::fleet::reconcile::{queries, reconcile};
+use crate::fleet::{
+    due_after, DiscoveryState, Key, Origin, Resource, Schedule, TargetKey, WatchedSet,
+};
 
 /// How much longer than `request_timeout` the poller waits for a call before abandoning it. The
 /// SDK enforces `request_timeout` itself; the poller's own bound keeps a source that never

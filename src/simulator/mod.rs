@@ -1,7 +1,7 @@
 //! A stand-in for Bedrock: the four operations the exporter calls, answered in the service's
 //! REST-JSON shapes, with faults that tests inject, and a call log they count.
 //!
-//! It serves `--demo` (with the evolving [`crate::demo`] timeline) and the tests (with records
+//! It serves `--demo` (with records that evolve, a [`Timeline`]) and the tests (with records
 //! they put and remove). Two ways in:
 //! - [`http`]: a real HTTP server, so the SDK's signing, parsing, pagination, retries and error
 //!   mapping are exercised (`tests/reference/bedrock-2023-04-20.service.json` gives the shapes:
@@ -16,6 +16,7 @@ pub mod sts;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -29,7 +30,6 @@ use crate::bedrock::{
     BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Operation, Page,
     Record, LIST_PAGE_MAX,
 };
-use crate::demo::Timeline;
 
 /// A failure the simulator answers with instead of the result.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,8 +126,8 @@ enum Catalog {
         records: BTreeMap<(Kind, String), Record>,
         names: HashMap<String, String>,
     },
-    /// The demo's, a function of time.
-    Demo(Timeline),
+    /// Records that evolve with time (the demo's).
+    Evolving(Box<dyn Timeline>),
 }
 
 #[derive(Debug)]
@@ -214,9 +214,9 @@ impl Simulator {
         })
     }
 
-    /// A simulator serving the demo's timeline, whose records evolve from now on.
-    pub fn demo() -> Simulator {
-        Simulator::with_catalog(Catalog::Demo(Timeline::new(Instant::now())))
+    /// A simulator serving records that evolve with time: what `timeline` says at each call.
+    pub fn evolving(timeline: impl Timeline) -> Simulator {
+        Simulator::with_catalog(Catalog::Evolving(Box::new(timeline)))
     }
 
     fn with_catalog(catalog: Catalog) -> Simulator {
@@ -450,7 +450,7 @@ impl Catalog {
                 let name = names.get(identifier).map_or(identifier, String::as_str);
                 records.get(&(kind, name.to_owned())).cloned()
             }
-            Catalog::Demo(_) => self
+            Catalog::Evolving(_) => self
                 .records(kind)
                 .find(|r| r.name() == Some(identifier) || r.arn() == Some(identifier))
                 .map(Cow::into_owned),
@@ -466,20 +466,20 @@ impl Catalog {
                     .take_while(move |((k, _), _)| *k == kind)
                     .map(|(_, record)| Cow::Borrowed(record)),
             ),
-            Catalog::Demo(timeline) => {
-                let now = Instant::now();
-                let records: Vec<Record> = match kind {
-                    Kind::Job => timeline.jobs(now).into_iter().map(Record::Job).collect(),
-                    Kind::Model => timeline
-                        .models(now)
-                        .into_iter()
-                        .map(Record::Model)
-                        .collect(),
-                };
-                Box::new(records.into_iter().map(Cow::Owned))
-            }
+            Catalog::Evolving(timeline) => Box::new(
+                timeline
+                    .records(kind, Instant::now())
+                    .into_iter()
+                    .map(Cow::Owned),
+            ),
         }
     }
+}
+
+/// Records that change with time, as a simulator serves them: what `--demo` runs on.
+pub trait Timeline: fmt::Debug + Send + 'static {
+    /// Every record of `kind` as it stands at `now`.
+    fn records(&self, kind: Kind, now: Instant) -> Vec<Record>;
 }
 
 /// Pagination tokens are the offset of the page's first entry, behind a prefix.
