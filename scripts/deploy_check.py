@@ -43,7 +43,7 @@ SIDECAR_OPERATOR = f"{SIDECAR}/components/prometheus-operator"
 SIDECAR_EXAMPLE = f"{SIDECAR}/example.yaml"
 # What is rendered and checked: name -> (kustomization, the components added to it, in order).
 # Each kustomization alone, which must apply without the Prometheus Operator's CRDs, and with each
-# of its components, alone and together in the order the README gives.
+# of its components, alone and together in the order docs/deployment.md gives.
 RENDERINGS = {
     "base": (BASE, []),
     "base+prometheus-operator": (BASE, [OPERATOR]),

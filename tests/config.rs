@@ -32,7 +32,7 @@ fn invalid_files_report_exact_messages() {
     let table: &[(&str, &[&str])] = &[
         ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)"]),
         ("invalid-exclude-metrics.yaml", &[
-            "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in the README)",
+            "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in docs/metrics.md)",
             "exclude_metrics[2]: \"bedrock_exporter_target_up\" is one of the exporter's own metrics, which cannot be excluded",
         ]),
         ("invalid-unknown-key-typo.yaml", &[

@@ -248,6 +248,25 @@ const TARGET_KEYS: &[&str] = &[
 const DISCOVER_KEYS: &[&str] = &["jobs", "models"];
 const DISCOVER_JOBS_KEYS: &[&str] = &["name_contains", "created_within"];
 const DISCOVER_MODELS_KEYS: &[&str] = &["name_contains", "base_model", "created_within"];
+
+/// Every key the config file takes, as a path (`targets[].discover.jobs.name_contains`): the
+/// lists above, nested as the checker reads them. docs/configuration.md lists the same keys;
+/// tests/docs.rs holds the two in step.
+pub fn key_paths() -> Vec<String> {
+    let mut paths: Vec<String> = TOP_KEYS.iter().map(|k| k.to_string()).collect();
+    paths.extend(TARGET_KEYS.iter().map(|k| format!("targets[].{k}")));
+    for (kind, keys) in DISCOVER_KEYS
+        .iter()
+        .zip([DISCOVER_JOBS_KEYS, DISCOVER_MODELS_KEYS])
+    {
+        paths.push(format!("targets[].discover.{kind}"));
+        paths.extend(
+            keys.iter()
+                .map(|k| format!("targets[].discover.{kind}.{k}")),
+        );
+    }
+    paths
+}
 /// The longest `created_within`: ten years, which is "everything" for Bedrock.
 const MAX_CREATED_WITHIN: Duration = Duration::from_secs(3650 * 86_400);
 const MAX_CONCURRENCY: u64 = 64;
@@ -499,7 +518,7 @@ impl Checker {
             } else {
                 self.problem(
                     path,
-                    format!("{name:?} is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in the README)"),
+                    format!("{name:?} is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in docs/metrics.md)"),
                 );
             }
         }

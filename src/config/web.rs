@@ -104,6 +104,16 @@ const TLS_UNSUPPORTED: &[&str] = &[
     "client_allowed_sans",
 ];
 const HTTP_KEYS: &[&str] = &["headers", "http2"];
+
+/// Every key the web config takes, as a path (`tls_server_config.cert_file`); not the keys of
+/// the format this exporter refuses. docs/security.md lists the same keys; tests/docs.rs holds
+/// the two in step.
+pub fn key_paths() -> Vec<String> {
+    let mut paths: Vec<String> = TOP_KEYS.iter().map(|k| k.to_string()).collect();
+    paths.extend(TLS_KEYS.iter().map(|k| format!("tls_server_config.{k}")));
+    paths.extend(HTTP_KEYS.iter().map(|k| format!("http_server_config.{k}")));
+    paths
+}
 /// The headers exporter-toolkit lets a web config set, with the values it allows (none: any).
 const HEADERS: &[(&str, &[&str])] = &[
     ("Strict-Transport-Security", &[]),
@@ -153,7 +163,7 @@ impl Checker {
             if map.remove(*key).is_some() {
                 self.problem(
                     join(path, key),
-                    "is not supported by bedrock-exporter: remove it (see the README's web config section)",
+                    "is not supported by bedrock-exporter: remove it (see docs/security.md)",
                 );
             }
         }
@@ -451,9 +461,9 @@ mod tests {
             problems(text),
             [
                 "extra: unknown key (expected one of: tls_server_config, http_server_config, basic_auth_users, rate_limit)",
-                "rate_limit: is not supported by bedrock-exporter: remove it (see the README's web config section)",
-                "tls_server_config.cipher_suites: is not supported by bedrock-exporter: remove it (see the README's web config section)",
-                "tls_server_config.curve_preferences: is not supported by bedrock-exporter: remove it (see the README's web config section)",
+                "rate_limit: is not supported by bedrock-exporter: remove it (see docs/security.md)",
+                "tls_server_config.cipher_suites: is not supported by bedrock-exporter: remove it (see docs/security.md)",
+                "tls_server_config.curve_preferences: is not supported by bedrock-exporter: remove it (see docs/security.md)",
                 "tls_server_config.key_file: required with tls_server_config",
                 "tls_server_config.client_ca_file: required with client_auth_type VerifyClientCertIfGiven or RequireAndVerifyClientCert",
                 "tls_server_config.min_version: TLS10 is not supported: TLS12 or TLS13",
