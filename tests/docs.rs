@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bedrock_exporter::bedrock::{ErrorKind, Operation};
 use bedrock_exporter::config;
-use bedrock_exporter::exposition::families::FAMILIES;
+use bedrock_exporter::bedrock::families::FAMILIES;
 use bedrock_exporter::exposition::telemetry::{Cap, Telemetry};
 use regex::Regex;
 
