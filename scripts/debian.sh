@@ -1,4 +1,5 @@
 # Sourced by scripts/test.sh and scripts/check-deploy.sh.
+# shellcheck shell=bash
 # need_debian PACKAGE COMMAND...: installs Debian's PACKAGE through apt-get (as root) unless every
 # COMMAND is already on PATH; otherwise says what to install and exits.
 need_debian() {

