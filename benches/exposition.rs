@@ -114,7 +114,7 @@ fn benches(c: &mut Criterion) {
 
     // What every scrape adds: the exporter's own metrics, encoded, and gzipped when asked.
     let telemetry = bedrock_exporter::exposition::Telemetry::new().unwrap();
-    telemetry.init_region("us-east-1", &bedrock_exporter::bedrock::Operation::ALL);
+    telemetry.init_region("us-east-1", &bedrock_exporter::bedrock::Operation::all());
     let mut group = c.benchmark_group("per scrape");
     group.bench_function("encode the own metrics", |b| {
         b.iter(|| black_box(telemetry.encode()))

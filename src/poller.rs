@@ -100,7 +100,8 @@ impl<S: BedrockSource> PolledTarget<S> {
         let watched =
             WatchedSet::configured(&config.jobs, &config.models, region, &role_account, now);
         let discoveries = Kind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter_map(|kind| {
                 let rule = config.discover.of(kind)?.clone();
                 Some(DiscoveryState::new(kind, rule, &role_account, now))
@@ -154,7 +155,7 @@ impl<S: BedrockSource> PolledTarget<S> {
             &self.role_account,
             now,
         );
-        for kind in Kind::ALL {
+        for &kind in Kind::ALL {
             let existing = self.discoveries.iter().position(|d| d.kind == kind);
             match (config.discover.of(kind), existing) {
                 (None, Some(at)) => {
@@ -179,8 +180,8 @@ impl<S: BedrockSource> PolledTarget<S> {
     /// The operations this target calls: both Gets, and the List of each discovered kind.
     fn operations(&self) -> Vec<Operation> {
         Kind::ALL
-            .into_iter()
-            .map(Kind::get_operation)
+            .iter()
+            .map(|kind| kind.get_operation())
             .chain(self.discoveries.iter().map(|d| d.kind.list_operation()))
             .collect()
     }
@@ -273,7 +274,7 @@ impl<S: BedrockSource> Poller<S> {
         for target in &targets {
             telemetry.init_region(&target.region, &target.operations());
         }
-        telemetry.init_caps(&Operation::ALL);
+        telemetry.init_caps(&Operation::all());
         let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
         Poller {
             targets,

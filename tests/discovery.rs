@@ -97,7 +97,7 @@ async fn a_listing_pages_through_every_job() {
         .collect();
     assert_eq!(tokens, [None, Some("page-1000"), Some("page-2000")]);
     for call in &calls {
-        assert_eq!(call.operation, Operation::ListModelCustomizationJobs);
+        assert_eq!(call.operation, Operation::List(Kind::Job));
         assert_eq!(query_value(&call.query, "maxResults"), Some("1000"));
     }
     server.shutdown().await;
@@ -142,7 +142,7 @@ async fn every_filter_reaches_the_request() {
     .await;
     assert_eq!(jobs, BTreeSet::from(["support-bot-new".to_owned()]));
     let call = sim.calls().pop().unwrap();
-    assert_eq!(call.operation, Operation::ListModelCustomizationJobs);
+    assert_eq!(call.operation, Operation::List(Kind::Job));
     for (name, value) in [
         ("nameContains", "support-bot"),
         ("creationTimeAfter", "2026-11-29T00:00:00Z"),
@@ -167,7 +167,7 @@ async fn every_filter_reaches_the_request() {
     .await;
     assert_eq!(models, BTreeSet::from(["support-bot-titan".to_owned()]));
     let call = sim.calls().pop().unwrap();
-    assert_eq!(call.operation, Operation::ListCustomModels);
+    assert_eq!(call.operation, Operation::List(Kind::Model));
     assert_eq!(
         query_value(&call.query, "baseModelArnEquals"),
         Some(base_model_arn().as_str())
@@ -247,8 +247,7 @@ async fn a_failed_listing_keeps_the_watched_set() {
         assert_eq!(discovery_up(&before, "job"), 1.0, "{label}");
 
         h.sim.put_job(job("job-d").completed());
-        h.sim
-            .inject_operation(Operation::ListModelCustomizationJobs, fault);
+        h.sim.inject_operation(Operation::List(Kind::Job), fault);
         assert!(!h.poller.poll_all().await, "{label}");
         let during = h.scrape().await;
         assert_eq!(watched_jobs(&during), all, "{label}: the set stays");
@@ -323,8 +322,8 @@ async fn steady_state_reads_only_running_jobs() {
     for cycle in 1..=4 {
         snapshots.wait_for(|s| s.cycles >= cycle).await.unwrap();
         totals.push((
-            sim.calls_of(Operation::ListModelCustomizationJobs, start),
-            sim.calls_of(Operation::GetModelCustomizationJob, start),
+            sim.calls_of(Operation::List(Kind::Job), start),
+            sim.calls_of(Operation::Get(Kind::Job), start),
         ));
     }
     assert_eq!(totals[0], (13, 10_020), "each job found is read once");
@@ -348,7 +347,7 @@ async fn a_targets_listings_take_one_call_at_a_time() {
     sim.put_job(job("job-a").completed());
     sim.put_model(model("model-a"));
     sim.inject_operation(
-        Operation::ListModelCustomizationJobs,
+        Operation::List(Kind::Job),
         Fault::Delay(Duration::from_secs(30)),
     );
     let schedule = Schedule {
@@ -376,12 +375,12 @@ async fn a_targets_listings_take_one_call_at_a_time() {
     assert_eq!(
         started,
         [
-            (Operation::ListModelCustomizationJobs, 0),
-            (Operation::ListModelCustomizationJobs, 30),
-            (Operation::ListModelCustomizationJobs, 60),
-            (Operation::ListCustomModels, 90),
-            (Operation::GetModelCustomizationJob, 90),
-            (Operation::GetCustomModel, 90),
+            (Operation::List(Kind::Job), 0),
+            (Operation::List(Kind::Job), 30),
+            (Operation::List(Kind::Job), 60),
+            (Operation::List(Kind::Model), 90),
+            (Operation::Get(Kind::Job), 90),
+            (Operation::Get(Kind::Model), 90),
         ]
     );
 }
@@ -398,7 +397,7 @@ async fn a_repeated_token_ends_the_listing() {
 
     let page = br#"{"modelCustomizationJobSummaries":[],"nextToken":"token-A"}"#;
     h.sim.inject_operation(
-        Operation::ListModelCustomizationJobs,
+        Operation::List(Kind::Job),
         Fault::Raw {
             status: 200,
             body: page.to_vec(),
@@ -408,7 +407,7 @@ async fn a_repeated_token_ends_the_listing() {
     assert!(!h.poller.poll_all().await);
     let during = h.scrape().await;
     assert_eq!(
-        h.sim.calls_of(Operation::ListModelCustomizationJobs, since),
+        h.sim.calls_of(Operation::List(Kind::Job), since),
         2,
         "the second page repeats the first's token"
     );

@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use bedrock_exporter::bedrock::{ErrorKind, Operation};
-use bedrock_exporter::config;
 use bedrock_exporter::bedrock::families::FAMILIES;
+use bedrock_exporter::bedrock::{ErrorKind, Kind, Operation};
+use bedrock_exporter::config;
 use bedrock_exporter::exposition::telemetry::{Cap, Telemetry};
 use regex::Regex;
 
@@ -86,15 +86,15 @@ async fn served_families() -> BTreeSet<String> {
     let mut names: BTreeSet<String> = FAMILIES.iter().map(|f| f.name.to_string()).collect();
 
     let telemetry = Telemetry::new().expect("telemetry registers");
-    telemetry.init_region("us-east-1", &Operation::ALL);
-    telemetry.init_caps(&Operation::ALL);
+    telemetry.init_region("us-east-1", &Operation::all());
+    telemetry.init_caps(&Operation::all());
     telemetry.observe_call(
-        Operation::GetCustomModel,
+        Operation::Get(Kind::Model),
         "us-east-1",
         0.1,
         Some(ErrorKind::ALL[0]),
     );
-    telemetry.observe_capped(Operation::GetCustomModel, Cap::Body);
+    telemetry.observe_capped(Operation::Get(Kind::Model), Cap::Body);
     telemetry.observe_reload(true, 1.0);
     telemetry.observe_target_cycle("123456789012", "us-east-1", 1.0);
     telemetry.observe_cycle(1.0, 2.0);

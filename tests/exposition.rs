@@ -6,8 +6,7 @@ mod common;
 
 use std::process::Stdio;
 
-use bedrock_exporter::bedrock::families as f;
-use bedrock_exporter::exposition::render::{header, series};
+use bedrock_exporter::bedrock::series::{header, series};
 use common::deadline;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -28,12 +27,16 @@ fn label_value() -> impl Strategy<Value = String> {
 fn exposition() -> String {
     let mut runner = TestRunner::default();
     let mut out = Vec::new();
-    for (family, label) in [(f::JOB_FAILURE, "message"), (f::JOB_STATUS, "status")] {
+    let families = [
+        ("bedrock_customization_job_failure_info", "message"),
+        ("bedrock_customization_job_status", "status"),
+    ];
+    for (family, label) in families {
         let values = proptest::collection::vec(label_value(), VALUES)
             .new_tree(&mut runner)
             .unwrap()
             .current();
-        header(&mut out, family);
+        header(&mut out, family, "Random label values.");
         for (i, value) in values.iter().enumerate() {
             let job = format!("job-{i:03}");
             series(&mut out, family, &[("job_name", &job), (label, value)], 1.0);

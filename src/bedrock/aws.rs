@@ -16,10 +16,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_bedrock::config::http::HttpResponse;
 use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrock::primitives::DateTime;
-use aws_sdk_bedrock::types::{
-    CustomModelSummary, FineTuningJobStatus, ModelCustomizationJobSummary, TrainingMetrics,
-    ValidatorMetric,
-};
+use aws_sdk_bedrock::types::{TrainingMetrics, ValidatorMetric};
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_smithy_types::error::ErrorMetadata;
@@ -33,10 +30,8 @@ use aws_smithy_types::body::SdkBody;
 use http_body_util::{LengthLimitError, Limited};
 
 use crate::bedrock::boundary::BODY_MAX;
-use crate::bedrock::{
-    BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Page, Record,
-    StatusDetails, LIST_PAGE_MAX,
-};
+use crate::bedrock::kinds;
+use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Page, Record};
 
 /// How each call is made: its time bound and the retry policy.
 #[derive(Debug, Clone)]
@@ -190,10 +185,7 @@ pub fn region_of(base: &SdkConfig, target: ClientTarget<'_>) -> Result<String, C
 
 impl BedrockSource for AwsSource {
     async fn get(&self, kind: Kind, identifier: &str) -> Result<Record, FetchError> {
-        match kind {
-            Kind::Job => self.get_job(identifier).await.map(Record::Job),
-            Kind::Model => self.get_model(identifier).await.map(Record::Model),
-        }
+        kinds::get(&self.client, kind, identifier).await
     }
 
     async fn list_page(
@@ -201,166 +193,17 @@ impl BedrockSource for AwsSource {
         query: &ListQuery,
         next_token: Option<String>,
     ) -> Result<Page, FetchError> {
-        let time = |t: Option<f64>| t.map(DateTime::from_secs_f64);
-        let page_size = LIST_PAGE_MAX as i32;
-        match query.kind {
-            Kind::Job => {
-                let page = self
-                    .client
-                    .list_model_customization_jobs()
-                    .set_name_contains(query.name_contains.clone())
-                    .set_creation_time_after(time(query.created_after))
-                    .set_creation_time_before(time(query.created_before))
-                    .set_status_equals(query.status.as_deref().map(FineTuningJobStatus::from))
-                    .max_results(page_size)
-                    .set_next_token(next_token)
-                    .send()
-                    .await
-                    .map_err(fetch_error)?;
-                Ok(Page {
-                    records: page
-                        .model_customization_job_summaries()
-                        .iter()
-                        .map(|s| Record::Job(job_summary(s)))
-                        .collect(),
-                    next_token: page.next_token,
-                })
-            }
-            Kind::Model => {
-                let page = self
-                    .client
-                    .list_custom_models()
-                    .set_name_contains(query.name_contains.clone())
-                    .set_creation_time_after(time(query.created_after))
-                    .set_creation_time_before(time(query.created_before))
-                    .set_base_model_arn_equals(query.base_model.clone())
-                    .max_results(page_size)
-                    .set_next_token(next_token)
-                    .send()
-                    .await
-                    .map_err(fetch_error)?;
-                Ok(Page {
-                    records: page
-                        .model_summaries()
-                        .iter()
-                        .map(|s| Record::Model(model_summary(s)))
-                        .collect(),
-                    next_token: page.next_token,
-                })
-            }
-        }
-    }
-}
-
-impl AwsSource {
-    async fn get_job(&self, identifier: &str) -> Result<JobRecord, FetchError> {
-        let out = self
-            .client
-            .get_model_customization_job()
-            .job_identifier(identifier)
-            .send()
-            .await
-            .map_err(fetch_error)?;
-        Ok(JobRecord {
-            job_arn: present(out.job_arn()),
-            job_name: present(out.job_name()),
-            output_model_name: present(out.output_model_name()),
-            output_model_arn: out.output_model_arn().and_then(present),
-            base_model_arn: present(out.base_model_arn()),
-            status: out.status().map(|s| s.as_str().to_owned()),
-            status_details: stage_statuses(out.status_details()),
-            failure_message: out.failure_message().map(str::to_owned),
-            customization_type: out.customization_type().map(|t| t.as_str().to_owned()),
-            creation_time: seconds(Some(out.creation_time())),
-            last_modified_time: seconds(out.last_modified_time()),
-            end_time: seconds(out.end_time()),
-            hyper_parameters: hyper_parameters(out.hyper_parameters()),
-            training_loss: training_loss(out.training_metrics()),
-            validation_losses: validation_losses(out.validation_metrics()),
-        })
-    }
-
-    async fn get_model(&self, identifier: &str) -> Result<ModelRecord, FetchError> {
-        let out = self
-            .client
-            .get_custom_model()
-            .model_identifier(identifier)
-            .send()
-            .await
-            .map_err(fetch_error)?;
-        Ok(ModelRecord {
-            model_arn: present(out.model_arn()),
-            model_name: present(out.model_name()),
-            job_name: out.job_name().and_then(present),
-            job_arn: out.job_arn().and_then(present),
-            base_model_arn: out.base_model_arn().and_then(present),
-            customization_type: out.customization_type().map(|t| t.as_str().to_owned()),
-            model_status: out.model_status().map(|s| s.as_str().to_owned()),
-            failure_message: out.failure_message().map(str::to_owned),
-            creation_time: seconds(Some(out.creation_time())),
-            hyper_parameters: hyper_parameters(out.hyper_parameters()),
-            training_loss: training_loss(out.training_metrics()),
-            validation_losses: validation_losses(out.validation_metrics()),
-        })
-    }
-}
-
-/// A `ListModelCustomizationJobs` entry, as a record with the fields summaries carry.
-fn job_summary(s: &ModelCustomizationJobSummary) -> JobRecord {
-    JobRecord {
-        job_arn: present(s.job_arn()),
-        job_name: present(s.job_name()),
-        output_model_name: s.custom_model_name().and_then(present),
-        output_model_arn: s.custom_model_arn().and_then(present),
-        base_model_arn: present(s.base_model_arn()),
-        status: Some(s.status().as_str().to_owned()).filter(|s| !s.is_empty()),
-        status_details: stage_statuses(s.status_details()),
-        customization_type: s.customization_type().map(|t| t.as_str().to_owned()),
-        creation_time: seconds(Some(s.creation_time())),
-        last_modified_time: seconds(s.last_modified_time()),
-        end_time: seconds(s.end_time()),
-        ..JobRecord::default()
-    }
-}
-
-/// A `ListCustomModels` entry, as a record with the fields summaries carry.
-fn model_summary(s: &CustomModelSummary) -> ModelRecord {
-    ModelRecord {
-        model_arn: present(s.model_arn()),
-        model_name: present(s.model_name()),
-        base_model_arn: present(s.base_model_arn()),
-        customization_type: s.customization_type().map(|t| t.as_str().to_owned()),
-        model_status: s.model_status().map(|s| s.as_str().to_owned()),
-        creation_time: seconds(Some(s.creation_time())),
-        ..ModelRecord::default()
-    }
-}
-
-/// The status of each stage (`statusDetails`), as far as reported.
-fn stage_statuses(details: Option<&aws_sdk_bedrock::types::StatusDetails>) -> StatusDetails {
-    StatusDetails {
-        validation: details
-            .and_then(|d| d.validation_details())
-            .and_then(|d| d.status())
-            .map(|s| s.as_str().to_owned()),
-        data_processing: details
-            .and_then(|d| d.data_processing_details())
-            .and_then(|d| d.status())
-            .map(|s| s.as_str().to_owned()),
-        training: details
-            .and_then(|d| d.training_details())
-            .and_then(|d| d.status())
-            .map(|s| s.as_str().to_owned()),
+        kinds::list(&self.client, query, next_token).await
     }
 }
 
 /// The SDK fills a required field the service left out with an empty string: that is absence.
-fn present(s: &str) -> Option<String> {
+pub(crate) fn present(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
 /// Seconds since the epoch; a missing required timestamp arrives as the epoch itself.
-fn seconds(t: Option<&DateTime>) -> Option<f64> {
+pub(crate) fn seconds(t: Option<&DateTime>) -> Option<f64> {
     let t = t?;
     if t.secs() == 0 && t.subsec_nanos() == 0 {
         return None;
@@ -374,18 +217,20 @@ fn widen(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(f64::from(v))
 }
 
-fn training_loss(metrics: Option<&TrainingMetrics>) -> Option<f64> {
+pub(crate) fn training_loss(metrics: Option<&TrainingMetrics>) -> Option<f64> {
     metrics.and_then(|m| m.training_loss()).map(widen)
 }
 
-fn validation_losses(metrics: &[ValidatorMetric]) -> Vec<Option<f64>> {
+pub(crate) fn validation_losses(metrics: &[ValidatorMetric]) -> Vec<Option<f64>> {
     metrics
         .iter()
         .map(|m| m.validation_loss().map(widen))
         .collect()
 }
 
-fn hyper_parameters(params: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
+pub(crate) fn hyper_parameters(
+    params: Option<&HashMap<String, String>>,
+) -> BTreeMap<String, String> {
     params
         .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default()
@@ -444,7 +289,7 @@ fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 's
 
 /// Classifies an SDK failure by the cause of its last attempt, with its message (which the
 /// poller passes through [`crate::bedrock::boundary`] before keeping it).
-fn fetch_error<E>(err: SdkError<E, HttpResponse>) -> FetchError
+pub(crate) fn fetch_error<E>(err: SdkError<E, HttpResponse>) -> FetchError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -224,81 +224,59 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 
 /// Cleans and caps every string and collection of a record.
 fn record_fields(record: &mut Record) -> Capped {
-    let mut capped = Capped::default();
-    let mut field = |value: &mut Option<String>, max: usize| {
+    let mut fields = Fields::default();
+    record.check(&mut fields);
+    fields.capped
+}
+
+/// The checks a kind's record passes each of its strings and collections to
+/// ([`crate::bedrock::KindRecord::check`]), noting what was cut.
+#[derive(Debug, Default)]
+pub struct Fields {
+    capped: Capped,
+}
+
+impl Fields {
+    /// A name, ARN, status or other short string: cleaned, cut to [`FIELD_MAX`].
+    pub fn field(&mut self, value: &mut Option<String>) {
+        self.bounded(value, FIELD_MAX);
+    }
+
+    /// A failure message: cleaned, cut to [`FAILURE_MESSAGE_MAX`].
+    pub fn message(&mut self, value: &mut Option<String>) {
+        self.bounded(value, FAILURE_MESSAGE_MAX);
+    }
+
+    fn bounded(&mut self, value: &mut Option<String>, max: usize) {
         if let Some(text) = value {
             if text.len() > max || text.chars().any(is_control) {
                 let (bounded, was_cut) = bounded(text, max);
-                capped.message |= was_cut;
+                self.capped.message |= was_cut;
                 *text = bounded;
             }
         }
-    };
-    match record {
-        Record::Job(job) => {
-            for value in [
-                &mut job.job_arn,
-                &mut job.job_name,
-                &mut job.output_model_name,
-                &mut job.output_model_arn,
-                &mut job.base_model_arn,
-                &mut job.status,
-                &mut job.customization_type,
-                &mut job.status_details.validation,
-                &mut job.status_details.data_processing,
-                &mut job.status_details.training,
-            ] {
-                field(value, FIELD_MAX);
-            }
-            field(&mut job.failure_message, FAILURE_MESSAGE_MAX);
-            capped.series |= cap_collections(&mut job.hyper_parameters, &mut job.validation_losses);
-            capped.message |= clean_map(&mut job.hyper_parameters);
-        }
-        Record::Model(model) => {
-            for value in [
-                &mut model.model_arn,
-                &mut model.model_name,
-                &mut model.job_name,
-                &mut model.job_arn,
-                &mut model.base_model_arn,
-                &mut model.customization_type,
-                &mut model.model_status,
-            ] {
-                field(value, FIELD_MAX);
-            }
-            field(&mut model.failure_message, FAILURE_MESSAGE_MAX);
-            capped.series |=
-                cap_collections(&mut model.hyper_parameters, &mut model.validation_losses);
-            capped.message |= clean_map(&mut model.hyper_parameters);
-        }
     }
-    capped
-}
 
-/// Keeps the first [`HYPERPARAMETERS_MAX`] hyperparameters by name and the first
-/// [`VALIDATORS_MAX`] validators; whether any were left out.
-fn cap_collections(
-    hyper_parameters: &mut BTreeMap<String, String>,
-    validators: &mut Vec<Option<f64>>,
-) -> bool {
-    let mut capped = false;
-    if hyper_parameters.len() > HYPERPARAMETERS_MAX {
-        let keep: Vec<String> = hyper_parameters
-            .keys()
-            .nth(HYPERPARAMETERS_MAX)
-            .into_iter()
-            .cloned()
-            .collect();
-        if let Some(first_left_out) = keep.first() {
-            hyper_parameters.split_off(first_left_out);
+    /// Hyperparameters: the first [`HYPERPARAMETERS_MAX`] by name, names and values cleaned
+    /// and cut (names that clean to the same text keep the first).
+    pub fn hyper_parameters(&mut self, map: &mut BTreeMap<String, String>) {
+        if map.len() > HYPERPARAMETERS_MAX {
+            let first_left_out = map.keys().nth(HYPERPARAMETERS_MAX).cloned();
+            if let Some(first_left_out) = first_left_out {
+                map.split_off(&first_left_out);
+            }
+            self.capped.series = true;
         }
-        capped = true;
+        self.capped.message |= clean_map(map);
     }
-    if validators.len() > VALIDATORS_MAX {
-        validators.truncate(VALIDATORS_MAX);
-        capped = true;
+
+    /// Per-validator values: the first [`VALIDATORS_MAX`].
+    pub fn validators(&mut self, validators: &mut Vec<Option<f64>>) {
+        if validators.len() > VALIDATORS_MAX {
+            validators.truncate(VALIDATORS_MAX);
+            self.capped.series = true;
+        }
     }
-    capped
 }
 
 /// Cleans hyperparameter names and values (names that clean to the same text keep the first);

@@ -1,34 +1,34 @@
-//! The metric families the exporter renders itself: their names and HELP texts, in the order the
-//! exposition lists them (by name), what each is about, and how its series are ordered.
+//! Every metric family the exporter renders itself, in the order the exposition lists them (by
+//! name): each kind's families, as its module declares them, and the health of what is watched
+//! (each resource, each discovery). Built once, from [`Kind::ALL`].
+
+use std::sync::LazyLock;
+
+use super::Kind;
 
 /// What a family's series describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject {
-    /// A job's Bedrock data.
-    Job,
-    /// A model's Bedrock data.
-    Model,
-    /// The health of each watched job or model, whatever its kind.
-    Resource,
+    /// A resource of this kind: its family number `family` in the kind's spec.
+    Kind { kind: Kind, family: usize },
+    /// The health of each watched resource, whatever its kind.
+    Resource(Health),
     /// The health of each discovery.
-    Discovery,
+    Discovery(DiscoveryHealth),
 }
 
-/// How a family orders its resources: by the label values of their first series, label names
-/// in alphabetical order, as the text format's encoders do. Within a resource, series are
-/// written in that order too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Order {
-    /// `account_id`, `job_name` or `model_name`, `region`.
-    Identity,
-    /// `account_id`, `base_model`, `customization_type`, `job_arn`, `job_name`, ... `region`.
-    JobInfo,
-    /// `account_id`, `job_name`, `message`, `region`.
-    JobFailure,
-    /// `account_id`, `base_model`, `customization_type`, `job_arn`, `job_name`, `model_arn`, ...
-    ModelInfo,
-    /// `account_id`, `identifier`, `kind`, `region`.
-    Health,
+/// The families of each watched resource's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Up,
+    LastSuccess,
+}
+
+/// The families of each discovery's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscoveryHealth {
+    Up,
+    Discovered,
 }
 
 /// One metric family (every one a gauge).
@@ -37,116 +37,113 @@ pub struct Family {
     pub name: &'static str,
     pub help: &'static str,
     pub subject: Subject,
-    pub order: Order,
 }
 
-const fn family(name: &'static str, help: &'static str, subject: Subject, order: Order) -> Family {
-    Family {
+/// The families that are not a kind's.
+const HEALTH: [(&str, &str, Subject); 4] = [
+    (
+        "bedrock_exporter_discovered_resources",
+        "Resources watched because discovery found them.",
+        Subject::Discovery(DiscoveryHealth::Discovered),
+    ),
+    (
+        "bedrock_exporter_discovery_up",
+        "Whether the last listing of a discovery (every page) succeeded (1) or failed (0).",
+        Subject::Discovery(DiscoveryHealth::Up),
+    ),
+    (
+        "bedrock_exporter_target_last_success_timestamp_seconds",
+        "Time of the last successful read of a watched resource, in seconds since the Unix epoch.",
+        Subject::Resource(Health::LastSuccess),
+    ),
+    (
+        "bedrock_exporter_target_up",
+        "Whether the last read of a watched resource succeeded (1) or failed (0).",
+        Subject::Resource(Health::Up),
+    ),
+];
+
+/// Every family, sorted by name: the order of the exposition.
+pub static FAMILIES: LazyLock<Vec<Family>> = LazyLock::new(|| {
+    let kinds = Kind::ALL.iter().flat_map(|&kind| {
+        kind.spec()
+            .families
+            .iter()
+            .enumerate()
+            .map(move |(family, def)| Family {
+                name: def.name,
+                help: def.help,
+                subject: Subject::Kind { kind, family },
+            })
+    });
+    let health = HEALTH.iter().map(|&(name, help, subject)| Family {
         name,
         help,
         subject,
-        order,
-    }
-}
-
-use Order::*;
-use Subject::*;
-
-/// Every family, sorted by name: the order of the exposition.
-pub const FAMILIES: [Family; 20] = [
-    family("bedrock_custom_model_creation_timestamp_seconds", "Creation time of a custom model, in seconds since the Unix epoch.", Model, Identity),
-    family("bedrock_custom_model_hyperparameter", "Numeric hyperparameter of the job that produced a custom model.", Model, Identity),
-    family("bedrock_custom_model_info", "Static facts of a custom model, for joins; always 1.", Model, ModelInfo),
-    family("bedrock_custom_model_status", "Status of a custom model: 1 for the current status, 0 for the others.", Model, Identity),
-    family("bedrock_custom_model_training_loss", "Training loss of the job that produced a custom model.", Model, Identity),
-    family("bedrock_custom_model_validation_loss", "Validation loss of the job that produced a custom model, per validator.", Model, Identity),
-    family("bedrock_customization_job_creation_timestamp_seconds", "Creation time of a model customization job, in seconds since the Unix epoch.", Job, Identity),
-    family("bedrock_customization_job_end_timestamp_seconds", "End time of a finished model customization job, in seconds since the Unix epoch.", Job, Identity),
-    family("bedrock_customization_job_failure_info", "Failure message of a failed model customization job (first line, at most 256 characters); always 1.", Job, JobFailure),
-    family("bedrock_customization_job_hyperparameter", "Numeric hyperparameter of a model customization job.", Job, Identity),
-    family("bedrock_customization_job_info", "Static facts of a model customization job, for joins; always 1.", Job, JobInfo),
-    family("bedrock_customization_job_last_modified_timestamp_seconds", "Last modification time of a model customization job, in seconds since the Unix epoch.", Job, Identity),
-    family("bedrock_customization_job_stage_status", "Status of each stage of a model customization job (statusDetails): 1 for the current status, 0 for the others.", Job, Identity),
-    family("bedrock_customization_job_status", "Status of a model customization job: 1 for the current status, 0 for the others.", Job, Identity),
-    family("bedrock_customization_job_training_loss", "Training loss reported for a model customization job (trainingMetrics.trainingLoss).", Job, Identity),
-    family("bedrock_customization_job_validation_loss", "Validation loss of a model customization job per validator (validationMetrics[i].validationLoss).", Job, Identity),
-    family("bedrock_exporter_discovered_resources", "Jobs or models watched because discovery found them.", Discovery, Health),
-    family("bedrock_exporter_discovery_up", "Whether the last listing of a discovery (every page) succeeded (1) or failed (0).", Discovery, Health),
-    family("bedrock_exporter_target_last_success_timestamp_seconds", "Time of the last successful read of a watched job or model, in seconds since the Unix epoch.", Resource, Health),
-    family("bedrock_exporter_target_up", "Whether the last read of a watched job or model succeeded (1) or failed (0).", Resource, Health),
-];
+    });
+    let mut all: Vec<Family> = kinds.chain(health).collect();
+    all.sort_by_key(|f| f.name);
+    all
+});
 
 /// How many families there are.
-pub const COUNT: usize = FAMILIES.len();
+pub fn count() -> usize {
+    FAMILIES.len()
+}
 
 /// The index of the family named `name`, if the exporter renders it.
 pub fn index_of(name: &str) -> Option<usize> {
     FAMILIES.iter().position(|f| f.name == name)
 }
 
-/// The Bedrock families by name (the tables of `bedrock_customization_job_*` and
-/// `bedrock_custom_model_*`): those `exclude_metrics` may name.
+/// The Bedrock families by name (every kind's): those `exclude_metrics` may name.
 pub fn bedrock_names() -> impl Iterator<Item = &'static str> {
     FAMILIES
         .iter()
-        .filter(|f| matches!(f.subject, Job | Model))
+        .filter(|f| matches!(f.subject, Subject::Kind { .. }))
         .map(|f| f.name)
 }
 
-pub const MODEL_CREATION: usize = 0;
-pub const MODEL_HYPERPARAMETER: usize = 1;
-pub const MODEL_INFO: usize = 2;
-pub const MODEL_STATUS: usize = 3;
-pub const MODEL_TRAINING_LOSS: usize = 4;
-pub const MODEL_VALIDATION_LOSS: usize = 5;
-pub const JOB_CREATION: usize = 6;
-pub const JOB_END: usize = 7;
-pub const JOB_FAILURE: usize = 8;
-pub const JOB_HYPERPARAMETER: usize = 9;
-pub const JOB_INFO: usize = 10;
-pub const JOB_LAST_MODIFIED: usize = 11;
-pub const JOB_STAGE_STATUS: usize = 12;
-pub const JOB_STATUS: usize = 13;
-pub const JOB_TRAINING_LOSS: usize = 14;
-pub const JOB_VALIDATION_LOSS: usize = 15;
-pub const DISCOVERED_RESOURCES: usize = 16;
-pub const DISCOVERY_UP: usize = 17;
-pub const TARGET_LAST_SUCCESS: usize = 18;
-pub const TARGET_UP: usize = 19;
+/// Where a family's lines sit among the slots of a resource of `kind`: its kind's families
+/// first, in spec order, then the health families. `None`: it has no lines there.
+pub fn slot(subject: Subject, kind: Kind) -> Option<usize> {
+    match subject {
+        Subject::Kind { kind: k, family } => (k == kind).then_some(family),
+        Subject::Resource(Health::Up) => Some(kind.spec().families.len()),
+        Subject::Resource(Health::LastSuccess) => Some(kind.spec().families.len() + 1),
+        Subject::Discovery(_) => None,
+    }
+}
+
+/// How many slots a resource of `kind` has.
+pub fn slots(kind: Kind) -> usize {
+    kind.spec().families.len() + 2
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn families_are_sorted_by_name_and_indexed_by_their_constants() {
+    fn families_are_sorted_unique_and_each_kind_owns_its_prefix() {
         assert!(FAMILIES.windows(2).all(|w| w[0].name < w[1].name));
-        for (index, name) in [
-            (
-                MODEL_CREATION,
-                "bedrock_custom_model_creation_timestamp_seconds",
-            ),
-            (
-                MODEL_VALIDATION_LOSS,
-                "bedrock_custom_model_validation_loss",
-            ),
-            (
-                JOB_CREATION,
-                "bedrock_customization_job_creation_timestamp_seconds",
-            ),
-            (JOB_FAILURE, "bedrock_customization_job_failure_info"),
-            (
-                JOB_VALIDATION_LOSS,
-                "bedrock_customization_job_validation_loss",
-            ),
-            (
-                DISCOVERED_RESOURCES,
-                "bedrock_exporter_discovered_resources",
-            ),
-            (TARGET_UP, "bedrock_exporter_target_up"),
-        ] {
-            assert_eq!(index_of(name), Some(index));
+        for family in FAMILIES.iter() {
+            assert!(family.name.starts_with("bedrock_"), "{}", family.name);
+            if let Subject::Kind { kind, family: n } = family.subject {
+                assert_eq!(kind.spec().families[n].name, family.name);
+            }
         }
-        assert_eq!(bedrock_names().count(), 16);
+        assert_eq!(
+            bedrock_names().count(),
+            Kind::ALL
+                .iter()
+                .map(|k| k.spec().families.len())
+                .sum::<usize>()
+        );
+        let up = index_of("bedrock_exporter_target_up").unwrap();
+        assert_eq!(
+            slot(FAMILIES[up].subject, Kind::Job),
+            Some(slots(Kind::Job) - 2)
+        );
     }
 }

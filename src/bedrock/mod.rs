@@ -9,314 +9,14 @@
 pub mod aws;
 pub mod boundary;
 pub mod families;
+pub mod kinds;
+pub mod series;
 
-use std::collections::BTreeMap;
+pub use kinds::job::StatusDetails;
+pub use kinds::{JobRecord, Kind, KindRecord, KindSpec, ModelRecord, Operation, Record};
+
 use std::fmt;
 use std::future::Future;
-
-/// One `GetModelCustomizationJob` response. Every field may be absent, as in the API.
-///
-/// A `ListModelCustomizationJobs` summary is a record too, with only the fields summaries carry
-/// (ARN, name, base model, status and stage status, times, output model, customization type).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct JobRecord {
-    pub job_arn: Option<String>,
-    pub job_name: Option<String>,
-    pub output_model_name: Option<String>,
-    pub output_model_arn: Option<String>,
-    pub base_model_arn: Option<String>,
-    /// `ModelCustomizationJobStatus`; a value the SDK does not know is kept as sent.
-    pub status: Option<String>,
-    pub status_details: StatusDetails,
-    pub failure_message: Option<String>,
-    pub customization_type: Option<String>,
-    /// Seconds since the Unix epoch.
-    pub creation_time: Option<f64>,
-    pub last_modified_time: Option<f64>,
-    pub end_time: Option<f64>,
-    /// `hyperParameters` as the API returns them: strings, numeric or not.
-    pub hyper_parameters: BTreeMap<String, String>,
-    pub training_loss: Option<f64>,
-    /// `validationMetrics[i].validationLoss`, by validator index.
-    pub validation_losses: Vec<Option<f64>>,
-}
-
-/// `statusDetails` of a job: the status of each stage, when reported.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StatusDetails {
-    pub validation: Option<String>,
-    pub data_processing: Option<String>,
-    pub training: Option<String>,
-}
-
-impl StatusDetails {
-    /// The stages in exposition order, with their metric label.
-    pub fn stages(&self) -> [(&'static str, Option<&str>); 3] {
-        [
-            ("validation", self.validation.as_deref()),
-            ("data_processing", self.data_processing.as_deref()),
-            ("training", self.training.as_deref()),
-        ]
-    }
-}
-
-/// One `GetCustomModel` response. Every field may be absent.
-///
-/// A `ListCustomModels` summary is a record too, with only the fields summaries carry (ARN, name,
-/// creation time, base model, customization type, status).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ModelRecord {
-    pub model_arn: Option<String>,
-    pub model_name: Option<String>,
-    pub job_name: Option<String>,
-    pub job_arn: Option<String>,
-    pub base_model_arn: Option<String>,
-    pub customization_type: Option<String>,
-    /// `ModelStatus`: Active, Creating, Failed, or a newer value as sent.
-    pub model_status: Option<String>,
-    pub failure_message: Option<String>,
-    pub creation_time: Option<f64>,
-    pub hyper_parameters: BTreeMap<String, String>,
-    pub training_loss: Option<f64>,
-    pub validation_losses: Vec<Option<f64>>,
-}
-
-/// What a watched resource is, as the `kind` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Job,
-    Model,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Job, Kind::Model];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Job => "job",
-            Kind::Model => "model",
-        }
-    }
-
-    /// The call that reads one resource of this kind.
-    pub fn get_operation(self) -> Operation {
-        match self {
-            Kind::Job => Operation::GetModelCustomizationJob,
-            Kind::Model => Operation::GetCustomModel,
-        }
-    }
-
-    /// The call that lists resources of this kind, a page at a time.
-    pub fn list_operation(self) -> Operation {
-        match self {
-            Kind::Job => Operation::ListModelCustomizationJobs,
-            Kind::Model => Operation::ListCustomModels,
-        }
-    }
-}
-
-/// A job or a model, as read or as listed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    Job(JobRecord),
-    Model(ModelRecord),
-}
-
-impl Record {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Record::Job(_) => Kind::Job,
-            Record::Model(_) => Kind::Model,
-        }
-    }
-
-    pub fn arn(&self) -> Option<&str> {
-        match self {
-            Record::Job(job) => job.job_arn.as_deref(),
-            Record::Model(model) => model.model_arn.as_deref(),
-        }
-    }
-
-    pub fn name(&self) -> Option<&str> {
-        match self {
-            Record::Job(job) => job.job_name.as_deref(),
-            Record::Model(model) => model.model_name.as_deref(),
-        }
-    }
-
-    /// The job's status, or the model's.
-    pub fn status(&self) -> Option<&str> {
-        match self {
-            Record::Job(job) => job.status.as_deref(),
-            Record::Model(model) => model.model_status.as_deref(),
-        }
-    }
-
-    pub fn creation_time(&self) -> Option<f64> {
-        match self {
-            Record::Job(job) => job.creation_time,
-            Record::Model(model) => model.creation_time,
-        }
-    }
-
-    /// `lastModifiedTime`, which jobs have and models do not.
-    pub fn last_modified(&self) -> Option<f64> {
-        match self {
-            Record::Job(job) => job.last_modified_time,
-            Record::Model(_) => None,
-        }
-    }
-
-    /// The failure message of a failed job or model.
-    pub fn failure_message(&self) -> Option<&str> {
-        match self {
-            Record::Job(job) => job.failure_message.as_deref(),
-            Record::Model(model) => model.failure_message.as_deref(),
-        }
-    }
-
-    /// Whether its status says it failed.
-    pub fn is_failed(&self) -> bool {
-        self.status() == Some("Failed")
-    }
-
-    /// When it ended: a finished job's `endTime`; `None` for anything else.
-    pub fn end_time(&self) -> Option<f64> {
-        match self {
-            Record::Job(job) if job.is_terminal() => job.end_time,
-            _ => None,
-        }
-    }
-
-    /// The last training loss, and the validation losses (one per validator, in order).
-    pub fn losses(&self) -> (Option<f64>, &[Option<f64>]) {
-        match self {
-            Record::Job(job) => (job.training_loss, &job.validation_losses),
-            Record::Model(model) => (model.training_loss, &model.validation_losses),
-        }
-    }
-
-    /// Whether it no longer changes by itself: a finished job, a model no longer `Creating`.
-    pub fn is_settled(&self) -> bool {
-        match self {
-            Record::Job(job) => job.is_terminal(),
-            Record::Model(model) => model.is_settled(),
-        }
-    }
-
-    /// Whether it is still running, so its summary tells too little: a job `InProgress` or
-    /// `Stopping` (its losses move while its status does not).
-    pub fn is_running(&self) -> bool {
-        matches!(self.status(), Some("InProgress" | "Stopping")) && self.kind() == Kind::Job
-    }
-
-    /// This record as a list summary has it: only the fields summaries carry.
-    pub fn summary(&self) -> Record {
-        match self {
-            Record::Job(job) => Record::Job(JobRecord {
-                job_arn: job.job_arn.clone(),
-                job_name: job.job_name.clone(),
-                output_model_name: job.output_model_name.clone(),
-                output_model_arn: job.output_model_arn.clone(),
-                base_model_arn: job.base_model_arn.clone(),
-                status: job.status.clone(),
-                status_details: job.status_details.clone(),
-                customization_type: job.customization_type.clone(),
-                creation_time: job.creation_time,
-                last_modified_time: job.last_modified_time,
-                end_time: job.end_time,
-                ..JobRecord::default()
-            }),
-            Record::Model(model) => Record::Model(ModelRecord {
-                model_arn: model.model_arn.clone(),
-                model_name: model.model_name.clone(),
-                base_model_arn: model.base_model_arn.clone(),
-                customization_type: model.customization_type.clone(),
-                model_status: model.model_status.clone(),
-                creation_time: model.creation_time,
-                ..ModelRecord::default()
-            }),
-        }
-    }
-
-    /// Takes the fields a newer summary carries, keeping the rest (losses, hyperparameters,
-    /// failure message) from the last read.
-    pub fn update_from_summary(&mut self, summary: &Record) {
-        match (self, summary) {
-            (Record::Job(job), Record::Job(s)) => {
-                let rest = std::mem::take(job);
-                *job = JobRecord {
-                    failure_message: rest.failure_message,
-                    hyper_parameters: rest.hyper_parameters,
-                    training_loss: rest.training_loss,
-                    validation_losses: rest.validation_losses,
-                    ..s.clone()
-                };
-            }
-            (Record::Model(model), Record::Model(s)) => {
-                let rest = std::mem::take(model);
-                *model = ModelRecord {
-                    job_name: rest.job_name,
-                    job_arn: rest.job_arn,
-                    failure_message: rest.failure_message,
-                    hyper_parameters: rest.hyper_parameters,
-                    training_loss: rest.training_loss,
-                    validation_losses: rest.validation_losses,
-                    ..s.clone()
-                };
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Job statuses after which a job no longer changes.
-pub const TERMINAL_JOB_STATUSES: [&str; 3] = ["Completed", "Failed", "Stopped"];
-
-impl JobRecord {
-    /// Whether the job has finished and so is re-read only at `terminal_interval`.
-    pub fn is_terminal(&self) -> bool {
-        self.status
-            .as_deref()
-            .is_some_and(|s| TERMINAL_JOB_STATUSES.contains(&s))
-    }
-}
-
-impl ModelRecord {
-    /// Whether the model has settled (anything but `Creating`).
-    pub fn is_settled(&self) -> bool {
-        self.model_status.as_deref() != Some("Creating")
-    }
-}
-
-/// The Bedrock operations the exporter calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Operation {
-    GetModelCustomizationJob,
-    GetCustomModel,
-    ListModelCustomizationJobs,
-    ListCustomModels,
-}
-
-impl Operation {
-    /// Every operation.
-    pub const ALL: [Operation; 4] = [
-        Operation::GetModelCustomizationJob,
-        Operation::GetCustomModel,
-        Operation::ListModelCustomizationJobs,
-        Operation::ListCustomModels,
-    ];
-
-    /// The operation's API name, used as the `operation` label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::GetModelCustomizationJob => "GetModelCustomizationJob",
-            Operation::GetCustomModel => "GetCustomModel",
-            Operation::ListModelCustomizationJobs => "ListModelCustomizationJobs",
-            Operation::ListCustomModels => "ListCustomModels",
-        }
-    }
-}
 
 /// Why a read failed, as the `error` label of `bedrock_exporter_api_request_failures_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -472,9 +172,9 @@ pub struct ListQuery {
     pub created_after: Option<f64>,
     /// `creationTimeBefore`, Unix seconds.
     pub created_before: Option<f64>,
-    /// `statusEquals` (jobs only).
+    /// One status, for kinds whose List call filters by status ([`KindSpec::status_param`]).
     pub status: Option<String>,
-    /// `baseModelArnEquals` (models only).
+    /// `baseModelArnEquals` (custom models).
     pub base_model: Option<String>,
 }
 
@@ -496,10 +196,29 @@ impl ListQuery {
 pub const LIST_PAGE_MAX: usize = 1000;
 
 /// One page of a listing: its summaries, and the token of the next page if there is one.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Page {
-    pub records: Vec<Record>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<R = Record> {
+    pub records: Vec<R>,
     pub next_token: Option<String>,
+}
+
+impl<R> Default for Page<R> {
+    fn default() -> Self {
+        Page {
+            records: Vec::new(),
+            next_token: None,
+        }
+    }
+}
+
+impl<R> Page<R> {
+    /// The same page, each summary mapped.
+    pub fn map<T>(self, f: impl FnMut(R) -> T) -> Page<T> {
+        Page {
+            records: self.records.into_iter().map(f).collect(),
+            next_token: self.next_token,
+        }
+    }
 }
 
 /// Reads jobs and models of one target (one account and region). Cheap to clone: clones share

@@ -25,9 +25,10 @@ use bytes::Bytes;
 pub use snapshot::Snapshot;
 pub use telemetry::Telemetry;
 
-use self::render::{header, offset, render_family, series, sort_fingerprint, sorted, Lines};
+use self::render::{header, offset, render_family, sort_fingerprint, sorted, Lines, Order};
 use self::text::Writer;
-use crate::bedrock::families::{self, Order, Subject, COUNT, FAMILIES};
+use crate::bedrock::families::{self, DiscoveryHealth, Subject, FAMILIES};
+use crate::bedrock::series::series;
 use crate::bedrock::{FetchError, Kind, Record};
 use crate::fleet::{Origin, Resource};
 
@@ -112,6 +113,11 @@ struct Rendered {
 /// Orders in which families list resources: positions in the list of the last assembly.
 type Orders = HashMap<Order, Vec<u32>>;
 
+/// A resource's lines before any are placed: one empty slot per family it has.
+fn empty_lines(kind: Kind) -> Lines {
+    vec![(0, 0); families::slots(kind)].into_boxed_slice()
+}
+
 /// Assembles the exposition, keeping each resource's place in the last one.
 #[derive(Debug, Default)]
 pub struct Assembler {
@@ -122,7 +128,7 @@ pub struct Assembler {
     ids: Vec<u64>,
     orders: Orders,
     /// Families left out (`exclude_metrics`), by index.
-    excluded: [bool; COUNT],
+    excluded: Vec<bool>,
     /// The discovery series of the last text.
     discovery_lines: Vec<Vec<u8>>,
 }
@@ -146,7 +152,7 @@ impl Assembler {
     /// config checks them). Every resource is rendered again at the next assembly, so that a
     /// family taken back in has lines.
     pub fn exclude(&mut self, excluded: &[String]) {
-        let mut flags = [false; COUNT];
+        let mut flags = vec![false; families::count()];
         for name in excluded {
             if let Some(index) = families::index_of(name) {
                 flags[index] = true;
@@ -181,7 +187,7 @@ impl Assembler {
                         r.id,
                         Rendered {
                             version: r.version,
-                            lines: [(0, 0); COUNT],
+                            lines: empty_lines(r.kind),
                             fingerprint,
                             view: Arc::new(ResourceView::of(r)),
                         },
@@ -190,16 +196,12 @@ impl Assembler {
             }
         }
         if layout_changed || self.orders.is_empty() {
-            self.orders = [
-                Order::Identity,
-                Order::JobInfo,
-                Order::JobFailure,
-                Order::ModelInfo,
-                Order::Health,
-            ]
-            .into_iter()
-            .map(|order| (order, sorted(order, resources)))
-            .collect();
+            self.orders = Kind::ALL
+                .iter()
+                .map(|&kind| Order::Identity(kind))
+                .chain([Order::Health])
+                .map(|order| (order, sorted(order, resources)))
+                .collect();
             self.ids = ids;
         }
 
@@ -222,7 +224,7 @@ impl Assembler {
 
         // Written once, front to back, into a sealed memory file the server sends without
         // copying; the heap if the file cannot be written.
-        let mut placed: Vec<Lines> = vec![[(0, 0); COUNT]; resources.len()];
+        let mut placed: Vec<Lines> = resources.iter().map(|r| empty_lines(r.kind)).collect();
         let mut writer = Writer::new();
         let written = self
             .write(
@@ -282,7 +284,8 @@ impl Assembler {
             .collect();
         let mut rendered = Vec::new();
         let mut heading = Vec::new();
-        for family in (0..COUNT).filter(|f| !self.excluded[*f]) {
+        for family in (0..families::count()).filter(|f| !self.excluded.get(*f).is_some_and(|x| *x))
+        {
             heading.clear();
             header(&mut heading, family);
             let mut family_out = FamilyWriter {
@@ -293,10 +296,15 @@ impl Assembler {
                 run: None,
             };
             family_out.put(&discovery_lines[family])?;
-            for &position in &self.orders[&FAMILIES[family].order] {
+            let subject = FAMILIES[family].subject;
+            let order = Order::of(subject).map_or(&[][..], |order| &self.orders[&order]);
+            for &position in order {
                 let position = position as usize;
-                placed[position][family] = match kept[position] {
-                    Some(lines) => family_out.copy(lines[family])?,
+                let Some(slot) = families::slot(subject, resources[position].kind) else {
+                    continue;
+                };
+                placed[position][slot] = match kept[position] {
+                    Some(lines) => family_out.copy(lines[slot])?,
                     None if fresh[position] => {
                         rendered.clear();
                         render_family(resources[position], family, &mut rendered);
@@ -312,7 +320,7 @@ impl Assembler {
 
     /// The series of the discovery families, by family (few: two a discovery).
     fn discovery_lines(discoveries: &[DiscoverySeries]) -> Vec<Vec<u8>> {
-        let mut lines = vec![Vec::new(); COUNT];
+        let mut lines = vec![Vec::new(); families::count()];
         let mut sorted: Vec<&DiscoverySeries> = discoveries.iter().collect();
         sorted.sort_by(|a, b| {
             (a.account.as_str(), a.kind.as_str(), a.region.as_str()).cmp(&(
@@ -322,25 +330,21 @@ impl Assembler {
             ))
         });
         for (family, out) in lines.iter_mut().enumerate() {
-            if FAMILIES[family].subject != Subject::Discovery {
+            let Subject::Discovery(what) = FAMILIES[family].subject else {
                 continue;
-            }
+            };
             for d in &sorted {
                 let labels = [
                     ("account_id", d.account.as_str()),
                     ("kind", d.kind.as_str()),
                     ("region", d.region.as_str()),
                 ];
-                let value = if family == families::DISCOVERY_UP {
-                    if d.up {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                } else {
-                    d.discovered as f64
+                let value = match what {
+                    DiscoveryHealth::Up if d.up => 1.0,
+                    DiscoveryHealth::Up => 0.0,
+                    DiscoveryHealth::Discovered => d.discovered as f64,
                 };
-                series(out, family, &labels, value);
+                series(out, FAMILIES[family].name, &labels, value);
             }
         }
         lines

@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn every_change_after_an_encoding_shows_in_the_next() {
         let telemetry = Telemetry::new().expect("registers");
-        let op = Operation::GetModelCustomizationJob;
+        let op = Operation::Get(crate::bedrock::Kind::Job);
         let calls = "bedrock_exporter_api_requests_total{operation=\"GetModelCustomizationJob\",region=\"us-east-1\"}";
         assert!(!text(&telemetry).contains(calls));
         telemetry.init_region("us-east-1", &[op]);

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::json::{list_json, record_json};
 use super::{Fault, Outcome, Request, Simulator};
-use crate::bedrock::{Kind, ListQuery};
+use crate::bedrock::{kinds, Kind, ListQuery};
 use crate::http::{response, serve_http, HttpResponse};
 
 /// `maxResults` when a List request leaves it out.
@@ -156,8 +156,12 @@ impl Simulator {
                     records,
                     next_token,
                 },
-                _,
-            ) => json_response(StatusCode::OK, list_json(&records, next_token.as_deref())),
+                Request::List { query, .. },
+            ) => json_response(
+                StatusCode::OK,
+                list_json(query.kind, &records, next_token.as_deref()),
+            ),
+            (Outcome::Page { .. }, Request::Get { .. }) => validation("not a read"),
             (Outcome::Invalid(message), _) => validation(&message),
             (Outcome::NotFound, Request::Get { kind, identifier }) => not_found(*kind, identifier),
             (Outcome::NotFound, Request::List { .. }) => validation("not a listing"),
@@ -175,12 +179,8 @@ enum Route {
 
 /// Maps a REST path and its query to the operation it calls.
 fn route(path: &str, params: &[(String, String)]) -> Route {
-    let kinds = [
-        ("/model-customization-jobs", Kind::Job),
-        ("/custom-models", Kind::Model),
-    ];
-    for (prefix, kind) in kinds {
-        let Some(rest) = path.strip_prefix(prefix) else {
+    for &kind in Kind::ALL {
+        let Some(rest) = path.strip_prefix(kind.spec().path) else {
             continue;
         };
         if rest.is_empty() || rest == "/" {
@@ -190,7 +190,7 @@ fn route(path: &str, params: &[(String, String)]) -> Route {
             };
         }
         let Some(raw) = rest.strip_prefix('/').filter(|id| !id.contains('/')) else {
-            return Route::Unknown;
+            continue;
         };
         return match percent_decode(raw) {
             Some(identifier) => Route::Request(Request::Get { kind, identifier }),
@@ -201,8 +201,10 @@ fn route(path: &str, params: &[(String, String)]) -> Route {
 }
 
 /// A List request from its query parameters, each checked against the API model: enums,
-/// timestamps and `maxResults` (whose range the listing itself checks).
+/// timestamps and `maxResults` (whose range the listing itself checks); the parameters of one
+/// kind by its module.
 fn list_request(kind: Kind, params: &[(String, String)]) -> Result<Request, String> {
+    let spec = kind.spec();
     let mut query = ListQuery::all(kind);
     let mut max_results = DEFAULT_MAX_RESULTS;
     let mut next_token = None;
@@ -222,41 +224,29 @@ fn list_request(kind: Kind, params: &[(String, String)]) -> Result<Request, Stri
                 ))
             }
         };
-        match (name.as_str(), kind) {
-            ("nameContains", _) => query.name_contains = Some(value.clone()),
-            ("creationTimeAfter", _) => {
+        match name.as_str() {
+            "nameContains" => query.name_contains = Some(value.clone()),
+            "creationTimeAfter" => {
                 query.created_after = Some(timestamp(value).ok_or_else(invalid)?)
             }
-            ("creationTimeBefore", _) => {
+            "creationTimeBefore" => {
                 query.created_before = Some(timestamp(value).ok_or_else(invalid)?)
             }
-            ("maxResults", _) => max_results = value.parse().map_err(|_| invalid())?,
-            ("nextToken", _) => next_token = Some(value.clone()),
-            ("sortBy", _) => {
+            "maxResults" => max_results = value.parse().map_err(|_| invalid())?,
+            "nextToken" => next_token = Some(value.clone()),
+            "sortBy" => {
                 one_of(&["CreationTime"])?;
             }
-            ("sortOrder", _) => ascending = one_of(&["Ascending", "Descending"])? == "Ascending",
-            ("statusEquals", Kind::Job) => {
-                query.status = Some(one_of(&[
-                    "InProgress",
-                    "Completed",
-                    "Failed",
-                    "Stopping",
-                    "Stopped",
-                ])?)
+            "sortOrder" => ascending = one_of(&["Ascending", "Descending"])? == "Ascending",
+            status if Some(status) == spec.status_param => {
+                query.status = Some(one_of(spec.statuses)?)
             }
-            ("modelStatus", Kind::Model) => {
-                query.status = Some(one_of(&["Active", "Creating", "Failed"])?)
+            other => {
+                // Like the service, parameters it does not know are ignored.
+                if let Some(taken) = kinds::list_param(&mut query, other, value) {
+                    taken?;
+                }
             }
-            ("baseModelArnEquals" | "foundationModelArnEquals", Kind::Model) => {
-                query.base_model = Some(value.clone())
-            }
-            // Checked, not applied: the exporter never sends it.
-            ("isOwned", Kind::Model) => {
-                one_of(&["true", "false"])?;
-            }
-            // Like the service, parameters it does not know are ignored.
-            _ => {}
         }
     }
     Ok(Request::List {
@@ -301,10 +291,7 @@ pub(super) fn signed_by(req: &hyper::Request<Incoming>) -> Option<String> {
 
 /// The service's answer for a name or ARN it does not know.
 fn not_found(kind: Kind, identifier: &str) -> HttpResponse {
-    let what = match kind {
-        Kind::Job => "model customization job",
-        Kind::Model => "custom model",
-    };
+    let what = kind.spec().noun;
     error_response(
         404,
         "ResourceNotFoundException",

@@ -536,10 +536,6 @@ fn page<'a>(
 /// Whether a record passes a listing's filters.
 fn matches(record: &Record, query: &ListQuery) -> bool {
     let created = record.creation_time();
-    let base_model = match record {
-        Record::Job(j) => j.base_model_arn.as_deref(),
-        Record::Model(m) => m.base_model_arn.as_deref(),
-    };
     query
         .name_contains
         .as_deref()
@@ -554,10 +550,7 @@ fn matches(record: &Record, query: &ListQuery) -> bool {
             .status
             .as_deref()
             .is_none_or(|status| record.status() == Some(status))
-        && query
-            .base_model
-            .as_deref()
-            .is_none_or(|arn| base_model == Some(arn))
+        && record.matches(query)
 }
 
 impl BedrockSource for Simulator {
