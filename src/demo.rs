@@ -516,15 +516,21 @@ pub fn config(endpoint_url: &str) -> Config {
             region: Some(REGION.to_owned()),
             role_arn: None,
             endpoint_url: Some(endpoint_url.to_owned()),
-            jobs: vec![job_arn(summarizer.base, summarizer.id)],
-            models: vec![MODELS[1].name.to_owned()],
-            discover: Discover {
-                jobs: Some(Discovery {
-                    created_within: Some(CREATED_WITHIN),
-                    ..Discovery::default()
-                }),
-                models: Some(Discovery::default()),
-            },
+            lists: [
+                (Kind::Job, vec![job_arn(summarizer.base, summarizer.id)]),
+                (Kind::Model, vec![MODELS[1].name.to_owned()]),
+            ]
+            .into(),
+            discover: Discover::from([
+                (
+                    Kind::Job,
+                    Discovery {
+                        created_within: Some(CREATED_WITHIN),
+                        ..Discovery::default()
+                    },
+                ),
+                (Kind::Model, Discovery::default()),
+            ]),
         }],
         exclude_metrics: Vec::new(),
     }
@@ -600,7 +606,9 @@ mod tests {
         let new = later.last().unwrap();
         assert_eq!(new.job_name.as_deref(), Some("support-bot-ft-run-001"));
         assert_eq!(new.status.as_deref(), Some("InProgress"));
-        assert!(crate::config::check_job(new.job_arn.as_deref().unwrap()).is_ok());
+        assert!(
+            crate::bedrock::kinds::job::check_identifier(new.job_arn.as_deref().unwrap()).is_ok()
+        );
         // Five minutes after it started it has completed, and its model exists.
         let done = at(90 + 310);
         let run = done
@@ -614,7 +622,10 @@ mod tests {
             .find(|m| m.model_name.as_deref() == Some("support-bot-ft-run-001-model"))
             .unwrap();
         assert_eq!(model.model_status.as_deref(), Some("Creating"));
-        assert!(crate::config::check_model(model.model_arn.as_deref().unwrap()).is_ok());
+        assert!(crate::bedrock::kinds::model::check_identifier(
+            model.model_arn.as_deref().unwrap()
+        )
+        .is_ok());
         // The fourth new job fails.
         let failed = at(4 * 90 + 60);
         let fourth = failed
@@ -628,11 +639,10 @@ mod tests {
     fn the_demo_config_names_valid_identifiers() {
         let config = config("http://127.0.0.1:1");
         let target = &config.targets[0];
-        for id in &target.jobs {
-            assert_eq!(crate::config::check_job(id), Ok(()), "{id}");
-        }
-        for id in &target.models {
-            assert_eq!(crate::config::check_model(id), Ok(()), "{id}");
+        for (kind, ids) in &target.lists {
+            for id in ids {
+                assert_eq!((kind.spec().check_identifier)(id), Ok(()), "{id}");
+            }
         }
     }
 }

@@ -97,8 +97,7 @@ impl<S: BedrockSource> PolledTarget<S> {
             .and_then(role_account)
             .unwrap_or_default()
             .to_owned();
-        let watched =
-            WatchedSet::configured(&config.jobs, &config.models, region, &role_account, now);
+        let watched = WatchedSet::configured(&config.lists, region, &role_account, now);
         let discoveries = Kind::ALL
             .iter()
             .copied()
@@ -148,13 +147,8 @@ impl<S: BedrockSource> PolledTarget<S> {
     /// their state, removed ones drop out (with what only they watched), new ones are due now.
     fn update(&mut self, source: S, config: &config::Target, now: Instant) {
         self.source = source;
-        self.watched.configure(
-            &config.jobs,
-            &config.models,
-            &self.region,
-            &self.role_account,
-            now,
-        );
+        self.watched
+            .configure(&config.lists, &self.region, &self.role_account, now);
         for &kind in Kind::ALL {
             let existing = self.discoveries.iter().position(|d| d.kind == kind);
             match (config.discover.of(kind), existing) {

@@ -6,8 +6,9 @@ use std::process::Command;
 
 use std::time::Duration;
 
+use bedrock_exporter::bedrock::Kind;
 use bedrock_exporter::config::web::WebConfig;
-use bedrock_exporter::config::{Config, ConfigError, Discovery, JOBS_CREATED_WITHIN};
+use bedrock_exporter::config::{Config, ConfigError, Discovery};
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,14 +33,14 @@ fn invalid_files_report_exact_messages() {
     let table: &[(&str, &[&str])] = &[
         ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)"]),
         ("invalid-exclude-metrics.yaml", &[
-            "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter (bedrock_customization_job_* or bedrock_custom_model_*, as listed in docs/metrics.md)",
+            "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter, did you mean `bedrock_customization_job_stage_status`? (docs/metrics.md lists them)",
             "exclude_metrics[2]: \"bedrock_exporter_target_up\" is one of the exporter's own metrics, which cannot be excluded",
         ]),
         ("invalid-unknown-key-typo.yaml", &[
             "intervl: unknown key, did you mean `interval`? (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)",
             "targets[0].regoin: unknown key, did you mean `region`? (expected one of: region, role_arn, endpoint_url, jobs, models, discover)",
             "targets[0].discover.model: unknown key, did you mean `models`? (expected one of: jobs, models)",
-            "targets[0].discover: discovers nothing: give jobs, models or both (`jobs: {}` takes every job)",
+            "targets[0].discover: discovers nothing: give one kind or more (jobs, models; `jobs: {}` takes every job)",
         ]),
         ("invalid-unknown-target-key.yaml", &["targets[0].access_key_id: unknown key (expected one of: region, role_arn, endpoint_url, jobs, models, discover)"]),
         ("invalid-duration.yaml", &["interval: expected a duration such as 90s, 5m or 1h30m, got 60"]),
@@ -54,9 +55,9 @@ fn invalid_files_report_exact_messages() {
         ("invalid-concurrency.yaml", &["concurrency: expected a whole number from 1 to 64, got 0"]),
         ("invalid-no-targets.yaml", &["targets: required: list at least one target"]),
         ("invalid-empty-targets.yaml", &["targets: list at least one target"]),
-        ("invalid-empty-target.yaml", &["targets[0]: watches nothing: list jobs or models, or discover them"]),
-        ("invalid-empty-lists.yaml", &["targets[0]: watches nothing: list jobs or models, or discover them"]),
-        ("invalid-discover-empty.yaml", &["targets[0].discover: discovers nothing: give jobs, models or both (`jobs: {}` takes every job)"]),
+        ("invalid-empty-target.yaml", &["targets[0]: watches nothing: list resources under a kind's key (jobs, models), or discover them"]),
+        ("invalid-empty-lists.yaml", &["targets[0]: watches nothing: list resources under a kind's key (jobs, models), or discover them"]),
+        ("invalid-discover-empty.yaml", &["targets[0].discover: discovers nothing: give one kind or more (jobs, models; `jobs: {}` takes every job)"]),
         ("invalid-discover-name-contains.yaml", &[
             "targets[0].discover.jobs.name_contains: \"-ft\" must be written as a job name: a letter or digit first, then letters, digits, '+', '-' and '.'",
             "targets[0].discover.models.name_contains: \"a123456789012345678901234567890123456789012345678901234567890123\" must have 1 to 63 characters",
@@ -119,17 +120,17 @@ fn valid_files_load() {
     let config = Config::load(&testdata("valid-discover.yaml")).unwrap();
     let all = &config.targets[0].discover;
     assert_eq!(
-        all.jobs,
-        Some(Discovery {
-            created_within: Some(JOBS_CREATED_WITHIN),
+        all.of(Kind::Job),
+        Some(&Discovery {
+            created_within: Some(Duration::from_secs(14 * 86_400)),
             ..Discovery::default()
         })
     );
-    assert_eq!(all.models, Some(Discovery::default()));
+    assert_eq!(all.of(Kind::Model), Some(&Discovery::default()));
     let filtered = &config.targets[1].discover;
     assert_eq!(
-        filtered.jobs,
-        Some(Discovery {
+        filtered.of(Kind::Job),
+        Some(&Discovery {
             name_contains: Some("support-bot".to_owned()),
             base_model: None,
             created_within: Some(Duration::from_secs(30 * 86_400)),
@@ -137,8 +138,7 @@ fn valid_files_load() {
     );
     assert_eq!(
         filtered
-            .models
-            .as_ref()
+            .of(Kind::Model)
             .and_then(|m| m.base_model.as_deref()),
         Some("arn:aws:bedrock:us-west-2::foundation-model/amazon.titan-text-express-v1:0:8k")
     );

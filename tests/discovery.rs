@@ -37,13 +37,16 @@ fn fixed_clock() -> SystemTime {
 /// long enough for them on any day the tests run.
 fn discover_all() -> Target {
     Target {
-        discover: Discover {
-            jobs: Some(Discovery {
-                created_within: Some(Duration::from_secs(3_650 * 86_400)),
-                ..Discovery::default()
-            }),
-            models: Some(Discovery::default()),
-        },
+        discover: Discover::from([
+            (
+                Kind::Job,
+                Discovery {
+                    created_within: Some(Duration::from_secs(3_650 * 86_400)),
+                    ..Discovery::default()
+                },
+            ),
+            (Kind::Model, Discovery::default()),
+        ]),
         ..target(&[], &[])
     }
 }
@@ -298,10 +301,7 @@ async fn steady_state_reads_only_running_jobs() {
         request_timeout: Duration::from_secs(10),
     };
     let target = Target {
-        discover: Discover {
-            jobs: discover_all().discover.jobs,
-            models: None,
-        },
+        discover: Discover::from([(Kind::Job, discover_all().discover.0[&Kind::Job].clone())]),
         ..target(&[], &[])
     };
     let poller = Poller::new(
@@ -477,10 +477,7 @@ async fn a_discovered_job_that_answers_not_found_costs_one_get() {
     let ghost = job_arn(&id_of("ghost"));
     sim.inject(Some(&ghost), Fault::not_found());
     let target = Target {
-        discover: Discover {
-            jobs: discover_all().discover.jobs,
-            models: None,
-        },
+        discover: Discover::from([(Kind::Job, discover_all().discover.0[&Kind::Job].clone())]),
         ..target(&[], &[])
     };
     let telemetry = Telemetry::new().unwrap();

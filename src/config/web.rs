@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
-use super::{describe, join, Checker, ConfigError};
+use super::check::{describe, join, Checker};
+use super::ConfigError;
 
 /// A loaded and checked web config.
 #[derive(Debug, Clone, Default, PartialEq)]

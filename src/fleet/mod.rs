@@ -244,18 +244,16 @@ pub struct WatchedSet {
 }
 
 impl WatchedSet {
-    /// The configured identifiers of a target, each due at `now`.
+    /// The configured identifiers of a target (by kind), each due at `now`.
     pub fn configured(
-        jobs: &[String],
-        models: &[String],
+        lists: &BTreeMap<Kind, Vec<String>>,
         region: &str,
         role_account: &str,
         now: Instant,
     ) -> WatchedSet {
-        let resources = jobs
+        let resources = lists
             .iter()
-            .map(|id| (Kind::Job, id))
-            .chain(models.iter().map(|id| (Kind::Model, id)))
+            .flat_map(|(&kind, ids)| ids.iter().map(move |id| (kind, id)))
             .map(|(kind, id)| {
                 let key = Key {
                     kind,
@@ -277,16 +275,14 @@ impl WatchedSet {
     /// ones are due at `now`, and removed ones drop out.
     pub fn configure(
         &mut self,
-        jobs: &[String],
-        models: &[String],
+        lists: &BTreeMap<Kind, Vec<String>>,
         region: &str,
         role_account: &str,
         now: Instant,
     ) {
-        let wanted: std::collections::HashSet<Key> = jobs
+        let wanted: std::collections::HashSet<Key> = lists
             .iter()
-            .map(|id| (Kind::Job, id))
-            .chain(models.iter().map(|id| (Kind::Model, id)))
+            .flat_map(|(&kind, ids)| ids.iter().map(move |id| (kind, id)))
             .map(|(kind, id)| Key {
                 kind,
                 id: id.clone(),
@@ -480,7 +476,8 @@ mod tests {
         set.apply_read(&key, Err(gone.clone()), 1.0, start, &SCHEDULE);
         assert!(set.resources.is_empty());
 
-        let mut set = WatchedSet::configured(&["job-a".to_owned()], &[], "us-east-1", "", start);
+        let lists = BTreeMap::from([(Kind::Job, vec!["job-a".to_owned()])]);
+        let mut set = WatchedSet::configured(&lists, "us-east-1", "", start);
         let key = Key {
             kind: Kind::Job,
             id: "job-a".to_owned(),
@@ -512,7 +509,8 @@ mod tests {
         );
         assert!(set.resources[&key].record.is_some(), "last values stay");
 
-        let mut set = WatchedSet::configured(&["job-a".to_owned()], &[], "us-east-1", "", start);
+        let lists = BTreeMap::from([(Kind::Job, vec!["job-a".to_owned()])]);
+        let mut set = WatchedSet::configured(&lists, "us-east-1", "", start);
         let key = Key {
             kind: Kind::Job,
             id: "job-a".to_owned(),

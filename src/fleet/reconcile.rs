@@ -10,20 +10,25 @@ use crate::config::Discovery;
 
 /// The listings one kind's discovery makes, at Unix time `now`.
 ///
-/// Models: one listing, created within `created_within` (if set). Jobs: those created within
-/// `created_within`, and the running and stopping ones created before that, whatever their age
-/// (the List API takes one status at a time; the three never overlap).
+/// One listing of what was created within `created_within` (if set); for a kind that
+/// [lists running ones of any age](crate::bedrock::KindSpec::lists_running_of_any_age) (jobs),
+/// also those in each running status created before that (the List API takes one status at a
+/// time; the listings never overlap).
 pub fn queries(kind: Kind, rule: &Discovery, now: f64) -> Vec<ListQuery> {
+    let spec = kind.spec();
     let cutoff = rule.created_within.map(|d| now - d.as_secs_f64());
     let base = ListQuery {
         name_contains: rule.name_contains.clone(),
-        base_model: rule.base_model.clone().filter(|_| kind == Kind::Model),
+        base_model: rule
+            .base_model
+            .clone()
+            .filter(|_| spec.discover_keys.contains(&"base_model")),
         created_after: cutoff,
         ..ListQuery::all(kind)
     };
     let mut queries = vec![base.clone()];
-    if let (Kind::Job, Some(cutoff)) = (kind, cutoff) {
-        for status in ["InProgress", "Stopping"] {
+    if let (true, Some(cutoff)) = (spec.lists_running_of_any_age, cutoff) {
+        for &status in spec.running {
             queries.push(ListQuery {
                 created_after: None,
                 created_before: Some(cutoff),
@@ -326,13 +331,8 @@ mod tests {
     #[test]
     fn a_configured_job_that_is_also_listed_is_watched_once() {
         for configured in ["a".to_owned(), arn("a")] {
-            let mut set = WatchedSet::configured(
-                std::slice::from_ref(&configured),
-                &[],
-                REGION,
-                "",
-                Instant::now(),
-            );
+            let lists = [(Kind::Job, vec![configured.clone()])].into();
+            let mut set = WatchedSet::configured(&lists, REGION, "", Instant::now());
             let out = reconcile(
                 &mut set,
                 Kind::Job,

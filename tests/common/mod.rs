@@ -14,7 +14,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use bedrock_exporter::bedrock::aws::{AwsSource, ClientSettings};
 use bedrock_exporter::bedrock::BedrockSource;
-use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
+use bedrock_exporter::bedrock::{JobRecord, Kind, ModelRecord, StatusDetails};
 use bedrock_exporter::config::Target;
 use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::Schedule;
@@ -172,10 +172,14 @@ pub fn model(name: &str) -> ModelRecord {
 
 /// A target listing `jobs` and `models` in [`REGION`].
 pub fn target(jobs: &[&str], models: &[&str]) -> Target {
+    let list = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let lists = [(Kind::Job, list(jobs)), (Kind::Model, list(models))]
+        .into_iter()
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect();
     Target {
         region: Some(REGION.to_owned()),
-        jobs: jobs.iter().map(|s| s.to_string()).collect(),
-        models: models.iter().map(|s| s.to_string()).collect(),
+        lists,
         ..Target::default()
     }
 }

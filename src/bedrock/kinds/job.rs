@@ -3,6 +3,8 @@
 //! failure message, so a discovered job is read with Get.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use aws_sdk_bedrock::primitives::DateTime;
 use aws_sdk_bedrock::types::{FineTuningJobStatus, ModelCustomizationJobSummary};
@@ -10,7 +12,9 @@ use aws_sdk_bedrock::Client;
 use serde_json::{json, Map, Value};
 
 use super::json::{data_configs, hyper_parameters as hyper_parameters_json, metrics, put, string, timestamp};
+use super::check::{check, name_part, whole};
 use super::{FamilyDef, KindRecord, KindSpec};
+use regex::Regex;
 use crate::bedrock::aws::{fetch_error, hyper_parameters, present, seconds, training_loss, validation_losses};
 use crate::bedrock::boundary::Fields;
 use crate::bedrock::series::{one_line, or_empty, Ident};
@@ -97,6 +101,11 @@ static SPEC: KindSpec = KindSpec {
     status_param: Some("statusEquals"),
     path: "/model-customization-jobs",
     summaries_key: "modelCustomizationJobSummaries",
+    check_identifier,
+    check_name_part,
+    discover_keys: &["name_contains", "created_within"],
+    created_within: Some(Duration::from_secs(14 * 86_400)),
+    lists_running_of_any_age: true,
     families: &[
         FamilyDef { name: "bedrock_customization_job_creation_timestamp_seconds", help: "Creation time of a model customization job, in seconds since the Unix epoch." },
         FamilyDef { name: "bedrock_customization_job_end_timestamp_seconds", help: "End time of a finished model customization job, in seconds since the Unix epoch." },
@@ -361,6 +370,38 @@ impl KindRecord for JobRecord {
     }
 }
 
+/// `ModelCustomizationJobIdentifier` of GetModelCustomizationJob.
+static IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| {
+    whole(
+        r"(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-customization-job/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2}/[a-z0-9]{12})|([a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*)",
+    )
+});
+const IDENTIFIER_MAX: usize = 1011;
+/// `JobName`: a job named rather than given by ARN has at most this many characters.
+const NAME_MAX: usize = 63;
+/// `JobName`, which `nameContains` of ListModelCustomizationJobs takes.
+static NAME: LazyLock<Regex> = LazyLock::new(|| whole(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"));
+
+/// Checks a job name or ARN against `jobIdentifier` of GetModelCustomizationJob.
+pub fn check_identifier(id: &str) -> Result<(), String> {
+    check(id, &IDENTIFIER, IDENTIFIER_MAX, ("job name", NAME_MAX), |arn| {
+        if arn {
+            "is not a model customization job ARN (arn:aws:bedrock:REGION:ACCOUNT:model-customization-job/BASE-MODEL/ID)"
+        } else {
+            "is not a job name: it must start with a letter or digit and hold only letters, digits, '+', '-' and '.'"
+        }
+    })
+}
+
+fn check_name_part(part: &str) -> Result<(), String> {
+    name_part(
+        part,
+        NAME_MAX,
+        &NAME,
+        "as a job name: a letter or digit first, then letters, digits, '+', '-' and '.'",
+    )
+}
+
 /// A `ListModelCustomizationJobs` entry, as a record with the fields summaries carry.
 fn summary(s: &ModelCustomizationJobSummary) -> JobRecord {
     JobRecord {
@@ -419,4 +460,36 @@ fn status_details_json(job: &JobRecord) -> Option<Value> {
         }
     }
     (!details.is_empty()).then_some(Value::Object(details))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_identifiers_follow_the_api_pattern() {
+        let good = [
+            "my-fine-tune-2026-11-01",
+            "a",
+            "Job.v2+x",
+            "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.titan-text-express-v1:0:8k/abcdefghijkl",
+            "arn:aws-us-gov:bedrock:us-gov-west-1:123456789012:model-customization-job/meta.llama3-1-8b-instruct-v1:0/a1b2c3d4e5f6",
+        ];
+        for id in good {
+            assert_eq!(check_identifier(id), Ok(()), "{id}");
+        }
+        let bad = [
+            "",
+            "-leading-dash",
+            "has space",
+            "under_score",
+            "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.titan/short",
+            "arn:aws:bedrock:us-east-1:1234:model-customization-job/amazon.titan/abcdefghijkl",
+        ];
+        for id in bad {
+            assert!(check_identifier(id).is_err(), "{id}");
+        }
+        assert!(check_identifier(&"a".repeat(64)).is_err());
+        assert!(check_identifier(&"a".repeat(63)).is_ok());
+    }
 }

@@ -18,6 +18,7 @@ use std::future::Future;
 use aws_sdk_bedrock::Client;
 use serde_json::Value;
 
+mod check;
 pub mod json;
 
 use super::boundary::Fields;
@@ -50,6 +51,18 @@ pub struct KindSpec {
     pub summaries_key: &'static str,
     /// Its families, any order (the exposition sorts all families by name).
     pub families: &'static [FamilyDef],
+    /// Checks a configured identifier against what its Get call takes (the API's pattern and
+    /// length): `Err` says what is wrong, after the identifier.
+    pub check_identifier: fn(&str) -> Result<(), String>,
+    /// Checks a `name_contains` against what its List call takes for `nameContains`.
+    pub check_name_part: fn(&str) -> Result<(), String>,
+    /// The keys of its block under `discover`.
+    pub discover_keys: &'static [&'static str],
+    /// Its discovery's `created_within` when not given (`None`: everything).
+    pub created_within: Option<std::time::Duration>,
+    /// Whether its discovery also lists, by status, those in a running status created before
+    /// `created_within` (so that a long-running one is never lost).
+    pub lists_running_of_any_age: bool,
 }
 
 /// One metric family of a kind (every one a gauge).

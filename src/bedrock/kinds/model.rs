@@ -3,6 +3,7 @@
 //! the model, so a discovered model is read with Get.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use aws_sdk_bedrock::primitives::DateTime;
 use aws_sdk_bedrock::types::CustomModelSummary;
@@ -10,7 +11,9 @@ use aws_sdk_bedrock::Client;
 use serde_json::{json, Map, Value};
 
 use super::json::{data_configs, hyper_parameters as hyper_parameters_json, metrics, put, string, timestamp};
+use super::check::{check, name_part, whole};
 use super::{FamilyDef, KindRecord, KindSpec};
+use regex::Regex;
 use crate::bedrock::aws::{fetch_error, hyper_parameters, present, seconds, training_loss, validation_losses};
 use crate::bedrock::boundary::Fields;
 use crate::bedrock::series::{one_line, or_empty, Ident};
@@ -60,6 +63,11 @@ static SPEC: KindSpec = KindSpec {
     status_param: Some("modelStatus"),
     path: "/custom-models",
     summaries_key: "modelSummaries",
+    check_identifier,
+    check_name_part,
+    discover_keys: &["name_contains", "base_model", "created_within"],
+    created_within: None,
+    lists_running_of_any_age: false,
     families: &[
         FamilyDef { name: "bedrock_custom_model_creation_timestamp_seconds", help: "Creation time of a custom model, in seconds since the Unix epoch." },
         FamilyDef { name: "bedrock_custom_model_failure_info", help: "Failure message of a custom model whose creation failed (first line, at most 256 characters); always 1." },
@@ -296,6 +304,38 @@ impl KindRecord for ModelRecord {
     }
 }
 
+/// `ModelIdentifier` of GetCustomModel.
+static IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| {
+    whole(
+        r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:(([0-9]{12}:custom-model/((imported)|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}))(([:][a-z0-9-]{1,63}){0,2})?/[a-z0-9]{12})|(:foundation-model/([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2})))|(([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2}))|(([0-9a-zA-Z][_-]?)+)",
+    )
+});
+const IDENTIFIER_MAX: usize = 2048;
+/// `CustomModelName`: a model named rather than given by ARN has at most this many characters.
+const NAME_MAX: usize = 63;
+/// `CustomModelName`, which `nameContains` of ListCustomModels takes.
+static NAME: LazyLock<Regex> = LazyLock::new(|| whole(r"([0-9a-zA-Z][_-]?){1,63}"));
+
+/// Checks a model name or ARN against `modelIdentifier` of GetCustomModel.
+pub fn check_identifier(id: &str) -> Result<(), String> {
+    check(id, &IDENTIFIER, IDENTIFIER_MAX, ("model name", NAME_MAX), |arn| {
+        if arn {
+            "is not a custom model ARN (arn:aws:bedrock:REGION:ACCOUNT:custom-model/BASE-MODEL/ID)"
+        } else {
+            "is not a model name: letters and digits, each optionally followed by one '_' or '-'"
+        }
+    })
+}
+
+fn check_name_part(part: &str) -> Result<(), String> {
+    name_part(
+        part,
+        NAME_MAX,
+        &NAME,
+        "as a model name: letters and digits, each optionally followed by one '_' or '-'",
+    )
+}
+
 /// A `ListCustomModels` entry, as a record with the fields summaries carry.
 fn summary(s: &CustomModelSummary) -> ModelRecord {
     ModelRecord {
@@ -306,5 +346,31 @@ fn summary(s: &CustomModelSummary) -> ModelRecord {
         model_status: s.model_status().map(|s| s.as_str().to_owned()),
         creation_time: seconds(Some(s.creation_time())),
         ..ModelRecord::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_identifiers_follow_the_api_pattern() {
+        let good = [
+            "my-custom-model",
+            "model_v2",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/abcdefghijkl",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/abcdefghijkl",
+        ];
+        for id in good {
+            assert_eq!(check_identifier(id), Ok(()), "{id}");
+        }
+        for id in [
+            "",
+            "bad model",
+            "double__underscore",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/x",
+        ] {
+            assert!(check_identifier(id).is_err(), "{id}");
+        }
     }
 }
