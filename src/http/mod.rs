@@ -53,7 +53,12 @@ pub use status_page::escape;
 //   whenever it waits for a head, so it is also how long an idle connection, new or kept alive
 //   between requests, stays open;
 // - a response its client does not read is dropped after [`SEND_STALL_TIMEOUT`] without
-//   progress; its bytes are the shared snapshot, not a copy.
+//   progress. Meanwhile it keeps alive its own tail (the exporter's own metrics, or their gzip
+//   stored blocks and trailer: a few kilobytes) and the snapshot it was cut from (the text and
+//   its gzip start, made once per snapshot and shared by every scrape of it, never copied);
+//   not its `--web.max-requests` place, which is given back once the response is ready to
+//   send ([`answer`]): sending takes no work of ours, and a place held at a client's pace would
+//   let a few clients that never read turn every scraper away.
 
 /// How long shutdown waits for in-flight requests before closing their connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -105,9 +110,9 @@ pub type HttpResponse = Response<Body>;
 pub struct Body {
     chunks: VecDeque<Bytes>,
     remaining: u64,
-    /// A place among the scrapes in flight (`--web.max-requests`), given back when the body is
-    /// sent or dropped.
-    _permit: Option<OwnedSemaphorePermit>,
+    /// A place among the scrapes in flight (`--web.max-requests`), held while the response is
+    /// made and given back when it is ready to send ([`Body::ready_to_send`]), or dropped.
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Body {
@@ -117,16 +122,19 @@ impl Body {
         Body {
             chunks,
             remaining,
-            _permit: None,
+            permit: None,
         }
     }
 
-    /// This body, holding `permit` until it is dropped.
+    /// This body, holding `permit` until it is ready to send or dropped.
     pub fn holding(self, permit: Option<OwnedSemaphorePermit>) -> Body {
-        Body {
-            _permit: permit,
-            ..self
-        }
+        Body { permit, ..self }
+    }
+
+    /// Gives back the place this body holds: it is made, and what is left is the client's
+    /// reading.
+    fn ready_to_send(&mut self) {
+        self.permit = None;
     }
 }
 
@@ -191,6 +199,7 @@ pub async fn serve(
 }
 
 /// Checks a request's credentials, routes it, and adds the headers every response carries.
+/// The response is then ready to send: its `--web.max-requests` place is given back here.
 async fn answer(
     state: &ServerState,
     active: &security::Active,
@@ -225,6 +234,7 @@ async fn answer(
             response
         }
     };
+    response.body_mut().ready_to_send();
     let headers = response.headers_mut();
     // Nothing here is meant to be sniffed into HTML or script: error messages and names from
     // outside appear in bodies.
@@ -332,8 +342,8 @@ where
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        // Not `max_buf_size`: in hyper it caps the write queue too, which would change when a
-        // scrape whose client reads slowly gives its `--web.max-requests` place back.
+        // Not `max_buf_size`: in hyper it caps the write queue too, and a response's chunks
+        // are shared bytes that cost nothing more queued.
         .max_header_size(MAX_HEADER_SIZE)
         // A client that shuts its write side after its request still waits for the answer:
         // without this, hyper drops the response when it reads that end of input first.

@@ -147,7 +147,7 @@ impl Simulator {
                 _ = self.released(answer.clears) => {}
                 _ = shutdown.cancelled() => return Err(ConnectionClosed),
             },
-            None => {}
+            Some(Fault::Tokens(_)) | None => {}
         }
         Ok(match (answer.outcome, &request) {
             (Outcome::Found(record), _) => json_response(StatusCode::OK, record_json(&record)),

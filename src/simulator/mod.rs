@@ -51,7 +51,42 @@ pub enum Fault {
     /// Answers this status and body, whatever they are: what a proxy, a test server or a
     /// broken service might send. In-process, an error of kind `other`.
     Raw { status: u16, body: Vec<u8> },
+    /// A listing that never ends: every page is the listing's first page, with a `nextToken`
+    /// that these tokens give instead of the real one. Only List pages; Gets answer normally.
+    Tokens(Tokens),
 }
+
+/// The `nextToken`s of a listing that never ends ([`Fault::Tokens`]). Each follows from the
+/// token the request sent, so the simulator keeps no state per listing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tokens {
+    /// A token never seen before on every page: `fresh-1`, `fresh-2`, ...
+    Fresh,
+    /// These tokens in turn, then again from the first: `A`, `B`, `A`, ...
+    Cycle(Vec<String>),
+}
+
+impl Tokens {
+    /// The token of the page that answers a request sending `sent`.
+    fn after(&self, sent: Option<&str>) -> Option<String> {
+        match self {
+            Tokens::Fresh => {
+                let n = sent
+                    .and_then(|t| t.strip_prefix(FRESH_PREFIX))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+                Some(format!("{FRESH_PREFIX}{}", n.saturating_add(1)))
+            }
+            Tokens::Cycle(cycle) => {
+                let at = sent.and_then(|t| cycle.iter().position(|c| c == t));
+                let next = at.map_or(0, |i| (i + 1) % cycle.len().max(1));
+                cycle.get(next).cloned()
+            }
+        }
+    }
+}
+
+const FRESH_PREFIX: &str = "fresh-";
 
 impl Fault {
     /// An error response as the service sends it.
@@ -371,17 +406,47 @@ impl Simulator {
             p.calls += 1;
             clears = p.clears;
         });
-        let outcome = match request {
-            Request::Get { kind, identifier } => state
+        let tokens = match &fault {
+            Some(Fault::Tokens(tokens)) => Some(tokens),
+            _ => None,
+        };
+        let outcome = match (request, tokens) {
+            (
+                Request::List {
+                    query,
+                    max_results,
+                    next_token,
+                    ascending,
+                },
+                Some(tokens),
+            ) => {
+                match page(
+                    state.catalog.records(query.kind),
+                    query,
+                    *max_results,
+                    None,
+                    *ascending,
+                ) {
+                    Outcome::Page { records, .. } => Outcome::Page {
+                        records,
+                        next_token: tokens.after(next_token.as_deref()),
+                    },
+                    other => other,
+                }
+            }
+            (Request::Get { kind, identifier }, _) => state
                 .catalog
                 .find(*kind, identifier)
                 .map_or(Outcome::NotFound, |r| Outcome::Found(Box::new(r))),
-            Request::List {
-                query,
-                max_results,
-                next_token,
-                ascending,
-            } => page(
+            (
+                Request::List {
+                    query,
+                    max_results,
+                    next_token,
+                    ascending,
+                },
+                None,
+            ) => page(
                 state.catalog.records(query.kind),
                 query,
                 *max_results,
@@ -390,7 +455,8 @@ impl Simulator {
             ),
         };
         Answer {
-            fault,
+            // Applied to the outcome above: what remains is a normal answer.
+            fault: fault.filter(|f| !matches!(f, Fault::Tokens(_))),
             outcome,
             clears,
         }
@@ -430,7 +496,7 @@ impl Simulator {
                     "simulated connection close",
                 ))
             }
-            None => {}
+            Some(Fault::Tokens(_)) | None => {}
         }
         Ok(answer.outcome)
     }
@@ -680,5 +746,42 @@ mod tests {
         };
         let names: Vec<_> = records.iter().filter_map(Record::name).collect();
         assert_eq!(names, ["support-bot-2"]);
+    }
+
+    #[tokio::test]
+    async fn token_faults_page_for_ever_fresh_or_in_a_cycle() {
+        let sim = Simulator::new();
+        sim.put_job(job("job-a", 1_000.0));
+        let query = ListQuery::all(Kind::Job);
+        let follow = |pages: usize| {
+            let sim = sim.clone();
+            let query = query.clone();
+            async move {
+                let mut token = None;
+                let mut seen = Vec::new();
+                for _ in 0..pages {
+                    let page = sim.list_page(&query, token).await.unwrap();
+                    assert_eq!(
+                        page.records.len(),
+                        1,
+                        "the first page's records, every time"
+                    );
+                    seen.push(page.next_token.clone().unwrap());
+                    token = page.next_token;
+                }
+                seen
+            }
+        };
+        let operation = Operation::ListModelCustomizationJobs;
+        sim.inject_operation(operation, Fault::Tokens(Tokens::Fresh));
+        assert_eq!(follow(3).await, ["fresh-1", "fresh-2", "fresh-3"]);
+        sim.clear_faults();
+        let cycle = Tokens::Cycle(vec!["A".to_owned(), "B".to_owned()]);
+        sim.inject_operation(operation, Fault::Tokens(cycle));
+        assert_eq!(follow(4).await, ["A", "B", "A", "B"]);
+        assert!(
+            sim.get(Kind::Job, "job-a").await.is_ok(),
+            "Gets answer normally"
+        );
     }
 }
