@@ -878,31 +878,40 @@ async fn list<S: BedrockSource>(
     let mut pages = 0;
     let mut records = Vec::new();
     let mut listed: HashSet<String> = HashSet::new();
-    for query in queries {
+    let count = queries.len();
+    for (q, query) in queries.into_iter().enumerate() {
+        let more_queries = q + 1 < count;
         let operation = query.kind.list_operation();
         let mut tokens: HashSet<String> = HashSet::new();
         let mut next_token = None;
         loop {
-            if pages == LIST_PAGES_MAX {
-                return Err(unbounded(format!(
-                    "the listing did not end within {LIST_PAGES_MAX} pages"
-                )));
-            }
             pages += 1;
             let call_started = Instant::now();
             let bound = due_after(call_started, request_timeout + READ_GRACE).min(deadline);
             let page =
                 match tokio::time::timeout_at(bound, source.list_page(&query, next_token)).await {
                     Ok(page) => page,
-                    Err(_) if bound == deadline => {
-                        return Err(unbounded(format!(
-                            "the listing did not end within {}",
-                            config::show_duration(LIST_TIME_MAX)
-                        )))
-                    }
+                    Err(_) if bound == deadline => Err(unbounded(format!(
+                        "the listing did not end within {}",
+                        config::show_duration(LIST_TIME_MAX)
+                    ))),
                     Err(_) => Err(no_answer(request_timeout)),
                 };
             let (page, capped) = boundary::page(query.kind, page);
+            // A page whose token cannot be followed is the call that failed the listing, and
+            // is counted so: the operator's failure rate and alert see a listing that would
+            // not end as they see one that errs.
+            let page = page.and_then(|page| match &page.next_token {
+                Some(token) if tokens.contains(token) => Err(unbounded(
+                    "the listing's nextToken repeated an earlier one".to_owned(),
+                )),
+                next if pages == LIST_PAGES_MAX && (next.is_some() || more_queries) => {
+                    Err(unbounded(format!(
+                        "the listing did not end within {LIST_PAGES_MAX} pages"
+                    )))
+                }
+                _ => Ok(page),
+            });
             observe(telemetry, operation, region, call_started, &page, capped);
             let page = page?;
             records.extend(
@@ -912,11 +921,6 @@ async fn list<S: BedrockSource>(
             );
             match page.next_token {
                 None => break,
-                Some(token) if tokens.contains(&token) => {
-                    return Err(unbounded(
-                        "the listing's nextToken repeated an earlier one".to_owned(),
-                    ))
-                }
                 Some(token) => {
                     tokens.insert(token.clone());
                     next_token = Some(token);

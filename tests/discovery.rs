@@ -12,7 +12,7 @@ use bedrock_exporter::config::{Discover, Discovery, Target};
 use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::poller::{PolledTarget, Poller};
-use bedrock_exporter::simulator::{Fault, Simulator};
+use bedrock_exporter::simulator::{Fault, Simulator, Tokens};
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -417,6 +417,51 @@ async fn a_repeated_token_ends_the_listing() {
         watched_jobs(&before),
         "the set stays"
     );
+    h.stop().await;
+}
+
+/// A listing stopped by a bound is a failed List call, kind `other`, counted as any failed call
+/// is (DESIGN, Discovery: "the failure is counted under the List operation"): the page whose
+/// token cannot be followed is the call that failed. Tokens A, B, A: three calls, the third
+/// failed. A fresh token per page: 1,000 calls, the last failed.
+#[tokio::test]
+async fn a_listing_stopped_by_a_bound_is_a_counted_failure() {
+    let mut h = Harness::with_target(discover_all(), TIMEOUT).await;
+    let operation = Operation::List(Kind::Job);
+    let count = |text: &str, family: &str, extra: &str| {
+        sample(
+            text,
+            &format!(
+                r#"{family}{{{extra}operation="{}",region="{REGION}"}}"#,
+                operation.as_str()
+            ),
+        )
+        .unwrap_or(0.0)
+    };
+    let calls = |text: &str| count(text, "bedrock_exporter_api_requests_total", "");
+    let failed = |text: &str| {
+        count(
+            text,
+            "bedrock_exporter_api_request_failures_total",
+            r#"error="other","#,
+        )
+    };
+    let before = h.scrape().await;
+
+    let cycle = Tokens::Cycle(vec!["A".to_owned(), "B".to_owned()]);
+    h.sim.inject_operation(operation, Fault::Tokens(cycle));
+    assert!(!h.poller.poll_all().await);
+    let cycled = h.scrape().await;
+    assert_eq!(calls(&cycled) - calls(&before), 3.0);
+    assert_eq!(failed(&cycled) - failed(&before), 1.0, "{cycled}");
+
+    h.sim.clear_faults();
+    h.sim
+        .inject_operation(operation, Fault::Tokens(Tokens::Fresh));
+    assert!(!h.poller.poll_all().await);
+    let fresh = h.scrape().await;
+    assert_eq!(calls(&fresh) - calls(&cycled), 1000.0);
+    assert_eq!(failed(&fresh) - failed(&cycled), 1.0, "{fresh}");
     h.stop().await;
 }
 

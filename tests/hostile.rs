@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use bedrock_exporter::bedrock::simulator::{Fault, RunningSimulator, Simulator, Tokens};
-use bedrock_exporter::bedrock::{Operation, Record};
+use bedrock_exporter::bedrock::{Kind, Operation, Record};
+use bedrock_exporter::simulator::{Fault, RunningSimulator, Simulator, Tokens};
 use common::exporter::{command, config_file, wait_for_line};
 use common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -49,7 +49,7 @@ async fn hostile_endpoints_leak_nothing_stay_bounded_and_delay_no_one() {
         Some("leaky"),
         Fault::error(403, "InvalidSignatureException", &echoed()),
     );
-    let mut huge = String::from_utf8(bedrock_exporter::bedrock::simulator::json::record_json(
+    let mut huge = String::from_utf8(bedrock_exporter::simulator::json::record_json(
         &Record::Job(job("huge")),
     ))
     .unwrap();
@@ -77,7 +77,7 @@ async fn hostile_endpoints_leak_nothing_stay_bounded_and_delay_no_one() {
     gets.put_model(many);
 
     // Listings that never end: a fresh token on every page, and tokens A, B, A, ...
-    let list = Operation::ListModelCustomizationJobs;
+    let list = Operation::List(Kind::Job);
     let fresh = Simulator::new();
     fresh.put_job(job("listed-fresh"));
     fresh.inject_operation(list, Fault::Tokens(Tokens::Fresh));

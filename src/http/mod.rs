@@ -33,7 +33,6 @@ use hyper_util::server::graceful::Watcher;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -56,8 +55,8 @@ pub use status_page::escape;
 //   progress. Meanwhile it keeps alive its own tail (the exporter's own metrics, or their gzip
 //   stored blocks and trailer: a few kilobytes) and the snapshot it was cut from (the text and
 //   its gzip start, made once per snapshot and shared by every scrape of it, never copied);
-//   not its `--web.max-requests` place, which is given back once the response is ready to
-//   send ([`answer`]): sending takes no work of ours, and a place held at a client's pace would
+//   not its `--web.max-requests` place, which the scrape holds only while it makes its
+//   response (`routes`): sending takes no work of ours, and a place held at a client's pace would
 //   let a few clients that never read turn every scraper away.
 
 /// How long shutdown waits for in-flight requests before closing their connections.
@@ -110,31 +109,13 @@ pub type HttpResponse = Response<Body>;
 pub struct Body {
     chunks: VecDeque<Bytes>,
     remaining: u64,
-    /// A place among the scrapes in flight (`--web.max-requests`), held while the response is
-    /// made and given back when it is ready to send ([`Body::ready_to_send`]), or dropped.
-    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Body {
     pub fn new(chunks: impl IntoIterator<Item = Bytes>) -> Body {
         let chunks: VecDeque<Bytes> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
         let remaining = chunks.iter().map(|c| c.len() as u64).sum();
-        Body {
-            chunks,
-            remaining,
-            permit: None,
-        }
-    }
-
-    /// This body, holding `permit` until it is ready to send or dropped.
-    pub fn holding(self, permit: Option<OwnedSemaphorePermit>) -> Body {
-        Body { permit, ..self }
-    }
-
-    /// Gives back the place this body holds: it is made, and what is left is the client's
-    /// reading.
-    fn ready_to_send(&mut self) {
-        self.permit = None;
+        Body { chunks, remaining }
     }
 }
 
@@ -199,7 +180,6 @@ pub async fn serve(
 }
 
 /// Checks a request's credentials, routes it, and adds the headers every response carries.
-/// The response is then ready to send: its `--web.max-requests` place is given back here.
 async fn answer(
     state: &ServerState,
     active: &security::Active,
@@ -234,7 +214,6 @@ async fn answer(
             response
         }
     };
-    response.body_mut().ready_to_send();
     let headers = response.headers_mut();
     // Nothing here is meant to be sniffed into HTML or script: error messages and names from
     // outside appear in bodies.

@@ -128,8 +128,13 @@ async fn reload(state: &ServerState) -> HttpResponse {
 /// The snapshot's text as it is (shared, not copied), then the exporter's own metrics. Gzipped:
 /// one member, whose start (the snapshot's text, compressed once for every scrape of it) is
 /// shared, and whose end (the own metrics as stored blocks, and the trailer) is this scrape's.
+///
+/// A place among the scrapes in flight (`--web.max-requests`) is held while the response is
+/// made, and given back when it is returned: sending it is the client's reading, no work of
+/// ours, and a place held at a client's pace would let a few clients that never read turn
+/// every scraper away.
 async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
-    let permit = match &state.scrapes {
+    let _place = match &state.scrapes {
         None => None,
         Some(limit) => match limit.places.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -173,8 +178,7 @@ async fn metrics(state: &ServerState, req: &Request<Incoming>) -> HttpResponse {
             Body::new(chunks)
         }
         None => Body::new([snapshot.text.clone(), own]),
-    }
-    .holding(permit);
+    };
     response
 }
 

@@ -772,7 +772,7 @@ mod tests {
                 seen
             }
         };
-        let operation = Operation::ListModelCustomizationJobs;
+        let operation = Operation::List(Kind::Job);
         sim.inject_operation(operation, Fault::Tokens(Tokens::Fresh));
         assert_eq!(follow(3).await, ["fresh-1", "fresh-2", "fresh-3"]);
         sim.clear_faults();
