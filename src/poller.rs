@@ -24,7 +24,7 @@ use crate::bedrock::{BedrockSource, ErrorKind, FetchError, Kind, ListQuery, Oper
 use crate::config::{self, role_account};
 use crate::exposition::telemetry::Cap;
 use crate::exposition::{Assembler, DiscoverySeries, Snapshot, Telemetry};
-use crate::fleet::reconcile::{queries, reconcile};
+use crate::fleet::reconcile::{queries, reconcile, Listing};
 use crate::fleet::{
     due_after, DiscoveryState, Key, Origin, Resource, Schedule, TargetKey, WatchedSet,
 };
@@ -689,8 +689,11 @@ impl<S: BedrockSource> Poller<S> {
                 let listed = listing.len();
                 let outcome = reconcile(
                     &mut target.watched,
-                    kind,
-                    listing,
+                    Listing {
+                        kind,
+                        records: listing,
+                        at: unix_seconds((self.clock)()),
+                    },
                     &target.region,
                     &target.role_account,
                     &|arn| others.contains(arn),

@@ -395,6 +395,28 @@ impl Checker {
 
     pub(super) fn discover(&mut self, path: &str, value: &Value) -> Discover {
         let mut discover = Discover::default();
+        // `discover: all`: every kind, with its defaults.
+        if value.as_str() == Some("all") {
+            for &kind in Kind::ALL {
+                let discovery = Discovery {
+                    created_within: kind.spec().created_within,
+                    ..Discovery::default()
+                };
+                discover.0.insert(kind, discovery);
+            }
+            return discover;
+        }
+        if value.is_string() {
+            self.problem(
+                path,
+                format!(
+                    "expected `all` or a mapping of kinds ({}), got {}",
+                    kind_keys(),
+                    describe(value)
+                ),
+            );
+            return discover;
+        }
         let Some(map) = self.mapping(path, value, &discover_keys()) else {
             return discover;
         };
@@ -435,8 +457,9 @@ impl Checker {
             return Some(discovery);
         }
         let map = self.mapping(path, value, kind.spec().discover_keys)?;
-        if let Some(v) = map.get("name_contains") {
-            let p = join(path, "name_contains");
+        let name_key = kind.spec().name_filter_key;
+        if let Some(v) = map.get(name_key) {
+            let p = join(path, name_key);
             if let Some(part) = self.string(&p, v) {
                 match (kind.spec().check_name_part)(part) {
                     Ok(()) => discovery.name_contains = Some(part.to_owned()),

@@ -266,6 +266,21 @@ mod tests {
     }
 
     #[test]
+    fn discover_all_takes_every_kind_with_its_defaults() {
+        let config = Config::parse("targets: [{discover: all}]").unwrap();
+        let discover = &config.targets[0].discover;
+        for &kind in Kind::ALL {
+            let discovery = discover.of(kind).unwrap();
+            assert_eq!(discovery.created_within, kind.spec().created_within);
+            assert_eq!(discovery.name_contains, None);
+        }
+        let problems = Config::parse("targets: [{discover: everything}]").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "targets[0].discover");
+        assert!(problems[0].message.starts_with("expected `all` or a mapping"), "{problems:?}");
+    }
+
+    #[test]
     fn humane_durations() {
         let config =
             Config::parse("interval: 90s\nterminal_interval: 1h30m\nrequest_timeout: 5m\ntargets: [{models: [m]}]")

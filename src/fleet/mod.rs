@@ -210,13 +210,16 @@ impl Resource {
 
     /// When to read again after a read in a cycle that started at `start`: a failed or
     /// unsettled resource every `interval`; a settled one at `terminal_interval`, except a
-    /// discovered job, which its listing watches (read again only when its summary changes).
+    /// discovered one its listing watches (read again only when its summary changes: every
+    /// kind but those that [re-read when settled](crate::bedrock::KindSpec::reread_when_settled)).
     fn reschedule(&mut self, start: Instant, schedule: &Schedule) {
         let settled = self.up && self.record.as_ref().is_some_and(Record::is_settled);
-        self.next_due = match (settled, self.origin, self.kind) {
-            (false, _, _) => Some(due_after(start, schedule.interval)),
-            (true, Origin::Discovered, Kind::Job) => None,
-            (true, _, _) => Some(due_after(start, schedule.terminal_interval)),
+        let watched_by_listing =
+            self.origin == Origin::Discovered && !self.kind.spec().reread_when_settled;
+        self.next_due = match (settled, watched_by_listing) {
+            (false, _) => Some(due_after(start, schedule.interval)),
+            (true, true) => None,
+            (true, false) => Some(due_after(start, schedule.terminal_interval)),
         };
     }
 

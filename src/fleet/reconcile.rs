@@ -49,7 +49,15 @@ pub struct Reconciled {
     pub removed: usize,
 }
 
-/// Applies a complete listing of `kind` (every page) to `set`.
+/// A complete listing of one kind (every page), and the Unix time it ended.
+#[derive(Debug)]
+pub struct Listing {
+    pub kind: Kind,
+    pub records: Vec<Record>,
+    pub at: f64,
+}
+
+/// Applies a complete listing to `set`.
 ///
 /// - A configured resource the listing returns (matched by ARN, or by name while its ARN is not
 ///   known) takes the listing's news; it never becomes a second, discovered resource.
@@ -59,14 +67,20 @@ pub struct Reconciled {
 ///   since ([`WatchedSet::gone`]).
 /// - A resource whose summary differs from its last read (status, `lastModifiedTime`) takes the
 ///   summary's fields and is read again; an unchanged one is left as it is.
+/// - A summary that lacks nothing its kind exports ([`Record::summary_lacks`]) is not read again:
+///   it counts as a read, at the listing's time.
 pub fn reconcile(
     set: &mut WatchedSet,
-    kind: Kind,
-    listing: Vec<Record>,
+    listing: Listing,
     region: &str,
     role_account: &str,
     claimed: &dyn Fn(&str) -> bool,
 ) -> Reconciled {
+    let Listing {
+        kind,
+        records: listing,
+        at,
+    } = listing;
     // The summaries stay where the listing put them; the map holds only their places, so that
     // it stays small however large a record is (it is most of a listing's memory otherwise).
     let mut listing: Vec<Option<Record>> = listing
@@ -121,7 +135,11 @@ pub fn reconcile(
                     resource.arn = arn;
                 }
                 if take_summary(resource, &summary) {
-                    outcome.to_read.push(key.clone());
+                    if summary.summary_lacks() {
+                        outcome.to_read.push(key.clone());
+                    } else {
+                        resource.read(summary, at);
+                    }
                 }
                 true
             }
@@ -152,11 +170,14 @@ pub fn reconcile(
             continue;
         }
         set.gone.remove(&key);
-        set.resources.insert(
-            key.clone(),
-            Resource::discovered(summary, &arn, region, role_account),
-        );
-        outcome.to_read.push(key);
+        let lacks = summary.summary_lacks();
+        let mut resource = Resource::discovered(summary.clone(), &arn, region, role_account);
+        if lacks {
+            outcome.to_read.push(key.clone());
+        } else {
+            resource.read(summary, at);
+        }
+        set.resources.insert(key, resource);
         outcome.added += 1;
     }
     outcome
@@ -200,6 +221,15 @@ mod tests {
 
     const REGION: &str = "us-east-1";
 
+    /// A listing of `kind` that ended at Unix time 1.
+    fn of(kind: Kind, records: Vec<Record>) -> Listing {
+        Listing {
+            kind,
+            records,
+            at: 1.0,
+        }
+    }
+
     fn arn(name: &str) -> String {
         format!("arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.titan-text-express-v1:0:8k/{name}")
     }
@@ -237,7 +267,17 @@ mod tests {
     /// A set that has discovered and read `jobs`.
     fn watching(jobs: &[(&str, &str, f64)]) -> WatchedSet {
         let mut set = WatchedSet::default();
-        reconcile(&mut set, Kind::Job, listing(jobs), REGION, "", &nobody);
+        reconcile(
+            &mut set,
+            Listing {
+                kind: Kind::Job,
+                records: listing(jobs),
+                at: 1.0,
+            },
+            REGION,
+            "",
+            &nobody,
+        );
         for (name, status, modified) in jobs {
             let resource = set.resources.get_mut(&key(name)).unwrap();
             resource.read(job(name, status, *modified), 5_000.0);
@@ -250,8 +290,10 @@ mod tests {
         let mut set = WatchedSet::default();
         let out = reconcile(
             &mut set,
-            Kind::Job,
-            listing(&[("a", "InProgress", 10.0), ("b", "Completed", 20.0)]),
+            of(
+                Kind::Job,
+                listing(&[("a", "InProgress", 10.0), ("b", "Completed", 20.0)]),
+            ),
             REGION,
             "",
             &nobody,
@@ -272,8 +314,7 @@ mod tests {
         let mut set = watching(&[("a", "Completed", 10.0), ("b", "Completed", 20.0)]);
         let out = reconcile(
             &mut set,
-            Kind::Job,
-            listing(&[("b", "Completed", 20.0)]),
+            of(Kind::Job, listing(&[("b", "Completed", 20.0)])),
             REGION,
             "",
             &nobody,
@@ -289,8 +330,7 @@ mod tests {
         let before = set.resources[&key("a")].record.clone();
         let out = reconcile(
             &mut set,
-            Kind::Job,
-            listing(&[("a", "Completed", 10.0)]),
+            of(Kind::Job, listing(&[("a", "Completed", 10.0)])),
             REGION,
             "",
             &nobody,
@@ -304,8 +344,7 @@ mod tests {
         let mut set = watching(&[("a", "InProgress", 10.0)]);
         let out = reconcile(
             &mut set,
-            Kind::Job,
-            listing(&[("a", "Failed", 30.0)]),
+            of(Kind::Job, listing(&[("a", "Failed", 30.0)])),
             REGION,
             "",
             &nobody,
@@ -319,8 +358,7 @@ mod tests {
         let mut set = watching(&[("a", "InProgress", 10.0)]);
         let out = reconcile(
             &mut set,
-            Kind::Job,
-            listing(&[("a", "InProgress", 11.0)]),
+            of(Kind::Job, listing(&[("a", "InProgress", 11.0)])),
             REGION,
             "",
             &nobody,
@@ -335,8 +373,10 @@ mod tests {
             let mut set = WatchedSet::configured(&lists, REGION, "", Instant::now());
             let out = reconcile(
                 &mut set,
-                Kind::Job,
-                listing(&[("a", "InProgress", 10.0), ("b", "InProgress", 10.0)]),
+                of(
+                    Kind::Job,
+                    listing(&[("a", "InProgress", 10.0), ("b", "InProgress", 10.0)]),
+                ),
                 REGION,
                 "",
                 &nobody,
@@ -351,7 +391,17 @@ mod tests {
             assert_eq!(a.identifier, configured);
             assert_eq!(a.arn.as_deref(), Some(arn("a").as_str()));
             // Later listings keep matching it, now by ARN; one that omits it keeps it too.
-            reconcile(&mut set, Kind::Job, listing(&[]), REGION, "", &nobody);
+            reconcile(
+                &mut set,
+                Listing {
+                    kind: Kind::Job,
+                    records: listing(&[]),
+                    at: 1.0,
+                },
+                REGION,
+                "",
+                &nobody,
+            );
             assert_eq!(set.resources.len(), 1, "{configured}");
         }
     }
@@ -362,8 +412,10 @@ mod tests {
         let mine = arn("mine");
         let out = reconcile(
             &mut set,
-            Kind::Job,
-            listing(&[("mine", "Completed", 1.0), ("theirs", "Completed", 1.0)]),
+            of(
+                Kind::Job,
+                listing(&[("mine", "Completed", 1.0), ("theirs", "Completed", 1.0)]),
+            ),
             REGION,
             "",
             &|arn| arn != mine,
@@ -380,7 +432,17 @@ mod tests {
             model_name: Some("m".to_owned()),
             ..ModelRecord::default()
         });
-        let out = reconcile(&mut set, Kind::Model, vec![model], REGION, "", &nobody);
+        let out = reconcile(
+            &mut set,
+            Listing {
+                kind: Kind::Model,
+                records: vec![model],
+                at: 1.0,
+            },
+            REGION,
+            "",
+            &nobody,
+        );
         assert_eq!((out.added, out.removed), (1, 0));
         assert_eq!(set.resources.len(), 2);
     }
@@ -421,8 +483,7 @@ mod tests {
         ]);
         let out = reconcile(
             &mut set,
-            Kind::Job,
-            listing(&[("old-running", "InProgress", 10.0)]),
+            of(Kind::Job, listing(&[("old-running", "InProgress", 10.0)])),
             REGION,
             "",
             &nobody,

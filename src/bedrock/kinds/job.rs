@@ -103,6 +103,8 @@ static SPEC: KindSpec = KindSpec {
     summaries_key: "modelCustomizationJobSummaries",
     check_identifier,
     check_name_part,
+    name_filter_key: "name_contains",
+    reread_when_settled: false,
     discover_keys: &["name_contains", "created_within"],
     created_within: Some(Duration::from_secs(14 * 86_400)),
     lists_running_of_any_age: true,

@@ -58,6 +58,13 @@ pub struct KindSpec {
     pub check_name_part: fn(&str) -> Result<(), String>,
     /// The keys of its block under `discover`.
     pub discover_keys: &'static [&'static str],
+    /// The one of them that filters by name (`name_contains`; copy jobs have no name of their
+    /// own: `target_model_name_contains`), taken as [`ListQuery::name_contains`].
+    pub name_filter_key: &'static str,
+    /// Whether a discovered resource that has settled is read again at `terminal_interval`:
+    /// for a kind whose summary cannot show every change (custom models have no modification
+    /// time). Otherwise its listing watches it, and it is read only when its summary changes.
+    pub reread_when_settled: bool,
     /// Its discovery's `created_within` when not given (`None`: everything).
     pub created_within: Option<std::time::Duration>,
     /// Whether its discovery also lists, by status, those in a running status created before
@@ -108,7 +115,9 @@ pub trait KindRecord:
             .is_some_and(|s| Self::spec().running.contains(&s))
     }
 
-    /// Whether its summary lacks something it exports, so that a discovered one needs a Get.
+    /// Whether this summary lacks something its kind exports, so that a discovered resource
+    /// needs a Get. A kind whose summaries carry everything makes no Get for what it discovers:
+    /// a summary that shows a change counts as a read.
     fn summary_lacks(&self) -> bool {
         true
     }

@@ -65,6 +65,8 @@ static SPEC: KindSpec = KindSpec {
     summaries_key: "modelSummaries",
     check_identifier,
     check_name_part,
+    name_filter_key: "name_contains",
+    reread_when_settled: true,
     discover_keys: &["name_contains", "base_model", "created_within"],
     created_within: None,
     lists_running_of_any_age: false,
