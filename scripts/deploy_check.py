@@ -969,7 +969,10 @@ def check_dashboard():
 def check_iam():
     """The policy grants exactly the Bedrock operations the code calls, each in the API model."""
     rel = IAM_POLICY
-    calls = re.findall(r"\.(get_\w+|list_\w+|describe_\w+)\(\)", read("src/bedrock/aws.rs"))
+    # Each kind's module makes its calls on the SDK client (`client.get_...()`).
+    kinds = os.path.join(ROOT, "src", "bedrock", "kinds")
+    sources = sorted(f"src/bedrock/kinds/{name}" for name in os.listdir(kinds) if name.endswith(".rs"))
+    calls = [c for rel in sources for c in re.findall(r"\bclient\s*\.(get_\w+|list_\w+)\(\)", read(rel))]
     needed = {"bedrock:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
     try:
         known = set(json.loads(read(API_MODEL))["operations"])
@@ -978,7 +981,7 @@ def check_iam():
         known = None
     for action in sorted(needed):
         if known is not None and action.split(":")[1] not in known:
-            problem("src/bedrock/aws.rs", f"calls {action}, which is not an operation of the Bedrock API model")
+            problem("src/bedrock/kinds/", f"calls {action}, which is not an operation of the Bedrock API model")
     policy = json.loads(read(rel))
     granted = set()
     for statement in policy["Statement"]:
