@@ -50,6 +50,7 @@ fn fleet(jobs: usize) -> Vec<Resource> {
                 ]),
                 training_loss: Some(0.5 + i as f64 / 10_000.0),
                 validation_losses: vec![Some(0.6), Some(0.7)],
+                ..Default::default()
             }),
             1_795_000_000.0,
         );

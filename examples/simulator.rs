@@ -58,6 +58,7 @@ fn job(i: usize, status: &str, now: f64) -> JobRecord {
         ]),
         training_loss: Some(1.25),
         validation_losses: vec![Some(1.5), Some(1.75)],
+        ..Default::default()
     }
 }
 
@@ -81,6 +82,7 @@ fn model(i: usize, now: f64) -> ModelRecord {
         hyper_parameters: BTreeMap::from([("batchSize".to_owned(), "8".to_owned())]),
         training_loss: Some(0.5),
         validation_losses: vec![Some(0.625)],
+        ..Default::default()
     }
 }
 

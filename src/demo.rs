@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::bedrock::kinds::customization::Customization;
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
 use crate::poller::unix_seconds;
@@ -326,6 +327,7 @@ fn model_of(job: &JobRecord, now: f64) -> Option<ModelRecord> {
         hyper_parameters: job.hyper_parameters.clone(),
         training_loss: job.training_loss,
         validation_losses: job.validation_losses.clone(),
+        customization: job.customization.clone(),
     })
 }
 
@@ -344,6 +346,13 @@ fn job_at(spec: &JobSpec, names: &Names, created: f64, t: f64) -> JobRecord {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
+        customization: Customization {
+            // The distillation job's teacher, as the console's examples pick it.
+            teacher_model: (spec.kind == "DISTILLATION").then(|| {
+                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0".to_owned()
+            }),
+            ..Customization::default()
+        },
         ..JobRecord::default()
     };
     let stage = |v: &str, d: &str, tr: &str| StatusDetails {
@@ -464,6 +473,7 @@ fn model_at(spec: &ModelSpec, created: f64, t: f64) -> ModelRecord {
             .collect(),
         training_loss: Some(spec.training_loss),
         validation_losses: vec![Some(spec.validation_loss)],
+        ..ModelRecord::default()
     }
 }
 

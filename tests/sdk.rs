@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bedrock_exporter::bedrock::aws::AwsSource;
+use bedrock_exporter::bedrock::kinds::customization::Customization;
 use bedrock_exporter::bedrock::{
     BedrockSource, ErrorKind, JobRecord, Kind, ModelRecord, Record, StatusDetails,
 };
@@ -85,6 +86,73 @@ async fn every_field_survives_the_sdk() {
     );
     assert_eq!(sim.calls().last().unwrap().identifier, arn);
     server.shutdown().await;
+}
+
+/// `customizationConfig`: a reinforcement fine-tuning job's typed hyperparameters join the string
+/// map (a name in both: the typed value wins), its reasoning effort and grader go on `_info`, and
+/// so does a distillation job's teacher model; read through the SDK and exported.
+#[tokio::test]
+async fn customization_config_reaches_hyperparameters_and_info() {
+    let mut h = Harness::start(&["rft-job", "distill-job"], &[], TIMEOUT).await;
+    let mut rft = job("rft-job");
+    rft.customization_type = Some("REINFORCEMENT_FINE_TUNING".to_owned());
+    rft.hyper_parameters = [("epochCount", "2"), ("evalStrategy", "steps")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+    rft.customization = Customization {
+        rft_hyper_parameters: [
+            ("epochCount", "3"),
+            ("learningRate", "0.0001"),
+            ("batchSize", "16"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into(),
+        reasoning_effort: Some("medium".to_owned()),
+        grader_lambda_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:grader".to_owned()),
+        teacher_model: None,
+    };
+    let mut distill = job("distill-job");
+    distill.customization_type = Some("DISTILLATION".to_owned());
+    distill.customization.teacher_model =
+        Some("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0".to_owned());
+    h.sim.put_job(rft);
+    h.sim.put_job(distill);
+    assert!(h.poller.poll_all().await);
+    let text = h.scrape().await;
+
+    let param = |name: &str| {
+        sample(
+            &text,
+            &format!(
+                r#"bedrock_customization_job_hyperparameter{{account_id="{ACCOUNT}",job_name="rft-job",name="{name}",region="{REGION}"}}"#
+            ),
+        )
+    };
+    assert_eq!(
+        param("epochCount"),
+        Some(3.0),
+        "the typed value wins:\n{text}"
+    );
+    assert_eq!(param("learningRate"), Some(0.0001));
+    assert_eq!(param("batchSize"), Some(16.0));
+    let info = |job: &str| {
+        series(&text, "bedrock_customization_job_info")
+            .into_iter()
+            .find(|l| label(l, "job_name") == Some(job))
+            .unwrap_or_else(|| panic!("no info of {job}:\n{text}"))
+    };
+    let rft_info = info("rft-job");
+    assert_eq!(label(rft_info, "reasoning_effort"), Some("medium"));
+    assert_eq!(
+        label(rft_info, "grader_lambda_arn"),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:grader")
+    );
+    assert_eq!(label(rft_info, "teacher_model"), Some(""));
+    assert_eq!(
+        label(info("distill-job"), "teacher_model"),
+        Some("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0")
+    );
+    h.stop().await;
 }
 
 #[tokio::test]

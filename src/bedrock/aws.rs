@@ -213,7 +213,7 @@ pub(crate) fn seconds(t: Option<&DateTime>) -> Option<f64> {
 
 /// Widens the API's 32-bit float through its shortest decimal form, so 0.1 stays 0.1 rather
 /// than becoming 0.10000000149011612.
-fn widen(v: f32) -> f64 {
+pub(crate) fn widen(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(f64::from(v))
 }
 

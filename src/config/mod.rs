@@ -277,7 +277,12 @@ mod tests {
         let problems = Config::parse("targets: [{discover: everything}]").unwrap_err();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "targets[0].discover");
-        assert!(problems[0].message.starts_with("expected `all` or a mapping"), "{problems:?}");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("expected `all` or a mapping"),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -119,6 +119,7 @@ pub fn job(name: &str) -> JobRecord {
         ]),
         training_loss: Some(1.25),
         validation_losses: vec![Some(1.5), Some(1.75)],
+        ..Default::default()
     }
 }
 
@@ -167,6 +168,7 @@ pub fn model(name: &str) -> ModelRecord {
         hyper_parameters: BTreeMap::from([("batchSize".to_owned(), "8".to_owned())]),
         training_loss: Some(0.5),
         validation_losses: vec![Some(0.625)],
+        ..Default::default()
     }
 }
 

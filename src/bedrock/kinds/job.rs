@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::json::{data_configs, hyper_parameters as hyper_parameters_json, metrics, put, string, timestamp};
 use super::check::{check, name_part, whole};
+use super::customization::Customization;
 use super::{FamilyDef, KindRecord, KindSpec};
 use regex::Regex;
 use crate::bedrock::aws::{fetch_error, hyper_parameters, present, seconds, training_loss, validation_losses};
@@ -45,6 +46,9 @@ pub struct JobRecord {
     pub training_loss: Option<f64>,
     /// `validationMetrics[i].validationLoss`, by validator index.
     pub validation_losses: Vec<Option<f64>>,
+    /// `customizationConfig`: RFT hyperparameters (merged into `hyper_parameters` when read),
+    /// reasoning effort, grader, distillation teacher.
+    pub customization: Customization,
 }
 
 /// `statusDetails` of a job: the status of each stage, when reported.
@@ -184,6 +188,7 @@ impl KindRecord for JobRecord {
             hyper_parameters: rest.hyper_parameters,
             training_loss: rest.training_loss,
             validation_losses: rest.validation_losses,
+            customization: rest.customization,
             ..summary.clone()
         };
     }
@@ -206,6 +211,7 @@ impl KindRecord for JobRecord {
         fields.message(&mut self.failure_message);
         fields.hyper_parameters(&mut self.hyper_parameters);
         fields.validators(&mut self.validation_losses);
+        self.customization.check(fields);
     }
 
     fn render(&self, family: usize, id: &Ident, out: &mut Vec<u8>) {
@@ -220,13 +226,14 @@ impl KindRecord for JobRecord {
             }
             HYPERPARAMETER => id.hyperparameters(out, name, &self.hyper_parameters),
             INFO => {
-                let labels = [
+                let mut labels = vec![
                     ("base_model", s(&self.base_model_arn)),
                     ("customization_type", s(&self.customization_type)),
                     ("job_arn", s(&self.job_arn)),
                     ("output_model_arn", s(&self.output_model_arn)),
                     ("output_model_name", s(&self.output_model_name)),
                 ];
+                labels.extend(self.customization.labels());
                 id.series(out, name, &labels, 1.0);
             }
             LAST_MODIFIED => id.optional(out, name, self.last_modified_time),
@@ -255,6 +262,7 @@ impl KindRecord for JobRecord {
             .send()
             .await
             .map_err(fetch_error)?;
+        let customization = Customization::of(out.customization_config());
         Ok(JobRecord {
             job_arn: present(out.job_arn()),
             job_name: present(out.job_name()),
@@ -268,9 +276,14 @@ impl KindRecord for JobRecord {
             creation_time: seconds(Some(out.creation_time())),
             last_modified_time: seconds(out.last_modified_time()),
             end_time: seconds(out.end_time()),
-            hyper_parameters: hyper_parameters(out.hyper_parameters()),
+            hyper_parameters: {
+                let mut params = hyper_parameters(out.hyper_parameters());
+                customization.merge_into(&mut params);
+                params
+            },
             training_loss: training_loss(out.training_metrics()),
             validation_losses: validation_losses(out.validation_metrics()),
+            customization,
         })
     }
 
@@ -338,15 +351,7 @@ impl KindRecord for JobRecord {
             self.validation_losses.len().max(1),
         );
         put(&mut m, "customizationType", string(&self.customization_type));
-        if self.customization_type.as_deref() == Some("DISTILLATION") {
-            m.insert(
-                "customizationConfig".to_owned(),
-                json!({ "distillationConfig": { "teacherModelConfig": {
-                    "teacherModelIdentifier": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
-                    "maxResponseLengthForInference": 1000
-                }}}),
-            );
-        }
+        put(&mut m, "customizationConfig", self.customization.json());
         metrics(&mut m, self.training_loss, &self.validation_losses);
         Value::Object(m)
     }

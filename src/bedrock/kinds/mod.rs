@@ -19,6 +19,7 @@ use aws_sdk_bedrock::Client;
 use serde_json::Value;
 
 mod check;
+pub mod customization;
 pub mod json;
 
 use super::boundary::Fields;

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::json::{data_configs, hyper_parameters as hyper_parameters_json, metrics, put, string, timestamp};
 use super::check::{check, name_part, whole};
+use super::customization::Customization;
 use super::{FamilyDef, KindRecord, KindSpec};
 use regex::Regex;
 use crate::bedrock::aws::{fetch_error, hyper_parameters, present, seconds, training_loss, validation_losses};
@@ -38,6 +39,8 @@ pub struct ModelRecord {
     pub hyper_parameters: BTreeMap<String, String>,
     pub training_loss: Option<f64>,
     pub validation_losses: Vec<Option<f64>>,
+    /// `customizationConfig` of the job that made it.
+    pub customization: Customization,
 }
 
 /// Custom model statuses (`ModelStatus`).
@@ -131,6 +134,7 @@ impl KindRecord for ModelRecord {
             hyper_parameters: rest.hyper_parameters,
             training_loss: rest.training_loss,
             validation_losses: rest.validation_losses,
+            customization: rest.customization,
             ..summary.clone()
         };
     }
@@ -150,6 +154,7 @@ impl KindRecord for ModelRecord {
         fields.message(&mut self.failure_message);
         fields.hyper_parameters(&mut self.hyper_parameters);
         fields.validators(&mut self.validation_losses);
+        self.customization.check(fields);
     }
 
     fn render(&self, family: usize, id: &Ident, out: &mut Vec<u8>) {
@@ -163,13 +168,14 @@ impl KindRecord for ModelRecord {
             }
             HYPERPARAMETER => id.hyperparameters(out, name, &self.hyper_parameters),
             INFO => {
-                let labels = [
+                let mut labels = vec![
                     ("base_model", s(&self.base_model_arn)),
                     ("customization_type", s(&self.customization_type)),
                     ("job_arn", s(&self.job_arn)),
                     ("job_name", s(&self.job_name)),
                     ("model_arn", s(&self.model_arn)),
                 ];
+                labels.extend(self.customization.labels());
                 id.series(out, name, &labels, 1.0);
             }
             STATUS => {
@@ -190,6 +196,7 @@ impl KindRecord for ModelRecord {
             .send()
             .await
             .map_err(fetch_error)?;
+        let customization = Customization::of(out.customization_config());
         Ok(ModelRecord {
             model_arn: present(out.model_arn()),
             model_name: present(out.model_name()),
@@ -200,9 +207,14 @@ impl KindRecord for ModelRecord {
             model_status: out.model_status().map(|s| s.as_str().to_owned()),
             failure_message: out.failure_message().map(str::to_owned),
             creation_time: seconds(Some(out.creation_time())),
-            hyper_parameters: hyper_parameters(out.hyper_parameters()),
+            hyper_parameters: {
+                let mut params = hyper_parameters(out.hyper_parameters());
+                customization.merge_into(&mut params);
+                params
+            },
             training_loss: training_loss(out.training_metrics()),
             validation_losses: validation_losses(out.validation_metrics()),
+            customization,
         })
     }
 
@@ -237,6 +249,7 @@ impl KindRecord for ModelRecord {
         put(&mut m, "jobArn", string(&self.job_arn));
         put(&mut m, "baseModelArn", string(&self.base_model_arn));
         put(&mut m, "customizationType", string(&self.customization_type));
+        put(&mut m, "customizationConfig", self.customization.json());
         put(
             &mut m,
             "hyperParameters",
