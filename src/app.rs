@@ -14,11 +14,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::bedrock::aws::{region_of, AwsSource, ClientSettings};
-use crate::config::Config;
+use crate::config::{role_account, Config};
 use crate::exposition::Telemetry;
 use crate::fleet::{Schedule, TargetKey};
 use crate::http::{serve, ReloadRequest, ScrapeLimit, Security, ServerState};
 use crate::poller::{NewTarget, PolledTarget, Poller, Reconfig};
+use crate::shard::{target_key, Shard};
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,20 +52,26 @@ impl StartError {
     }
 }
 
-/// The targets of `config`, each with its client: the one in `existing` for a target that
-/// stays (same region, role and endpoint), with `settings`' bound on calls, else a new one on
-/// top of `base` (the AWS default chain, or the demo's static credentials).
+/// The targets of `config` that `shard` polls, each with its client: the one in `existing` for
+/// a target that stays (same region, role and endpoint), with `settings`' bound on calls, else a
+/// new one on top of `base` (the AWS default chain, or the demo's static credentials).
 pub async fn targets(
     config: &Config,
     base: &SdkConfig,
     settings: &ClientSettings,
     existing: &HashMap<TargetKey, AwsSource>,
+    shard: &Shard,
 ) -> Result<Vec<NewTarget<AwsSource>>, StartError> {
     let mut targets = Vec::with_capacity(config.targets.len());
     let mut regions = Vec::with_capacity(config.targets.len());
     for (index, target) in config.targets.iter().enumerate() {
         let client_error = |source| StartError::Client { index, source };
         let region = region_of(base, target.client_target()).map_err(client_error)?;
+        regions.push(Some(region.clone()));
+        let account = target.role_arn.as_deref().and_then(role_account);
+        if !shard.owns_target(&target_key(account, &region, index)) {
+            continue;
+        }
         let source = match existing.get(&TargetKey::of(&region, target)) {
             Some(source) => source.with_request_timeout(settings.request_timeout),
             None => {
@@ -74,7 +81,6 @@ pub async fn targets(
                     .0
             }
         };
-        regions.push(Some(region.clone()));
         targets.push(NewTarget {
             source,
             region,
@@ -105,8 +111,10 @@ pub async fn build_poller(
     base: &SdkConfig,
     settings: &ClientSettings,
     telemetry: Telemetry,
+    shard: &Shard,
 ) -> Result<(Poller<AwsSource>, HashMap<TargetKey, AwsSource>), StartError> {
-    let targets = targets(config, base, settings, &HashMap::new()).await?;
+    let targets = targets(config, base, settings, &HashMap::new(), shard).await?;
+    telemetry.observe_shard(shard, targets.len());
     let sources = clients(&targets);
     let targets = targets
         .into_iter()
@@ -141,6 +149,8 @@ pub struct Reloader {
     checksum: u64,
     telemetry: Telemetry,
     updates: mpsc::UnboundedSender<Reconfig<AwsSource>>,
+    /// This replica's share of the targets.
+    shard: Shard,
 }
 
 impl Reloader {
@@ -153,8 +163,10 @@ impl Reloader {
         sources: HashMap<TargetKey, AwsSource>,
         telemetry: Telemetry,
         updates: mpsc::UnboundedSender<Reconfig<AwsSource>>,
+        shard: Shard,
     ) -> Reloader {
         Reloader {
+            shard,
             checksum: crate::config::yaml::read_file(&path)
                 .map_or(0, |text| checksum(text.as_bytes())),
             path,
@@ -198,9 +210,10 @@ impl Reloader {
             request_timeout: config.request_timeout,
             ..self.settings.clone()
         };
-        let targets = targets(&config, &self.base, &settings, &self.sources)
+        let targets = targets(&config, &self.base, &settings, &self.sources, &self.shard)
             .await
             .map_err(|error| format!("{error:#}"))?;
+        self.telemetry.observe_shard(&self.shard, targets.len());
         self.sources = clients(&targets);
         let summary = format!(
             "{} target(s), {} identifier(s), {} discovery(ies)",

@@ -12,10 +12,11 @@
 //! after it (`scripts/check_layers.py` reads this line and every `crate::` path, and fails on one
 //! that goes up):
 //!
-//! layers: logging, heap, bedrock, config, fleet, exposition, poller, http, simulator, demo, app
+//! layers: logging, heap, shard, bedrock, config, fleet, exposition, poller, http, simulator, demo, app
 //!
 //! - [`logging`]: logfmt or JSON lines through `tracing`.
 //! - [`heap`]: the allocator's free memory given back after each poll cycle.
+//! - [`shard`]: this replica's share of the work, when replicas split it.
 //! - [`bedrock`]: the records as the exporter sees them, the families they are exported as, the
 //!   [`bedrock::BedrockSource`] trait, the SDK adapter ([`bedrock::aws`]) and the checks every
 //!   answer passes ([`bedrock::boundary`]).
@@ -44,4 +45,5 @@ pub mod heap;
 pub mod http;
 pub mod logging;
 pub mod poller;
+pub mod shard;
 pub mod simulator;

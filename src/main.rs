@@ -18,6 +18,7 @@ use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::http::{self as server, Security};
 use bedrock_exporter::logging::{self, LogFormat, LogLevel};
 use bedrock_exporter::poller::{unix_seconds, Poller};
+use bedrock_exporter::shard::{self, By, Shard};
 use bedrock_exporter::simulator::RunningSimulator;
 use clap::Parser;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -74,6 +75,69 @@ struct Flags {
     /// Scrapes served at once; one more gets 503 at once. 0: no limit.
     #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40, value_parser = max_requests)]
     max_requests: usize,
+    /// Replicas that split the work; each polls its share (see --shard, --shard.by).
+    #[arg(long = "total-shards", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_SHARDS))]
+    total_shards: u32,
+    /// This replica's shard, from 0 to --total-shards minus 1.
+    #[arg(
+        long = "shard",
+        value_name = "K",
+        default_value_t = 0,
+        conflicts_with = "shard_from_hostname"
+    )]
+    shard: u32,
+    /// Take the shard from the host name's trailing number, as a StatefulSet names its pods.
+    #[arg(long = "shard.from-hostname")]
+    shard_from_hostname: bool,
+    /// What the shards split: each target to one replica (target), or the resources of every
+    /// target (resource).
+    #[arg(long = "shard.by", value_name = "WHAT", default_value = "target", value_parser = ["target", "resource"])]
+    shard_by: String,
+    /// The share the shard flags give, resolved once they are parsed.
+    #[arg(skip)]
+    share: Shard,
+}
+
+/// The most replicas `--total-shards` splits the work among.
+const MAX_SHARDS: i64 = 1000;
+
+/// This replica's share, from the shard flags; `Err` names the flag that is wrong.
+fn shard(flags: &Flags) -> Result<Shard, String> {
+    let index = if flags.shard_from_hostname {
+        let hostname = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        shard::from_hostname(&hostname).ok_or_else(|| {
+            format!("--shard.from-hostname: the host name {hostname:?} does not end in a number")
+        })?
+    } else {
+        flags.shard
+    };
+    if index >= flags.total_shards {
+        let flag = if flags.shard_from_hostname {
+            "--shard.from-hostname"
+        } else {
+            "--shard"
+        };
+        return Err(format!(
+            "{flag}: shard {index} is not below --total-shards={}",
+            flags.total_shards
+        ));
+    }
+    let by =
+        match flags.shard_by.as_str() {
+            "target" => By::Target,
+            _ => return Err(
+                "--shard.by=resource: sharding by resource is not built yet; use --shard.by=target"
+                    .to_owned(),
+            ),
+        };
+    Ok(Shard {
+        index,
+        total: flags.total_shards,
+        by,
+    })
 }
 
 // Every flag's value is checked here, so that a value out of range exits 2 naming its flag
@@ -181,7 +245,14 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
-    let flags = Flags::parse();
+    let mut flags = Flags::parse();
+    match shard(&flags) {
+        Ok(share) => flags.share = share,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    }
     server::tls::install_provider();
     if flags.demo {
         // The demo signs with static credentials; a bearer token in the environment would make
@@ -335,9 +406,13 @@ async fn start(flags: &Flags, simulator: Option<&RunningSimulator>) -> Result<St
         .context("cannot register metrics")
         .map_err(Failure::Runtime)?;
     let settings = ClientSettings::standard(config.request_timeout);
-    let (poller, sources) = app::build_poller(&config, &base, &settings, telemetry.clone())
+    let shard = flags.share;
+    let (poller, sources) = app::build_poller(&config, &base, &settings, telemetry.clone(), &shard)
         .await
         .map_err(start_failure)?;
+    if shard.total > 1 {
+        tracing::info!(%shard, targets = config.targets.len(), "sharded: polling this replica's share of the targets");
+    }
     telemetry.observe_reload(true, unix_seconds(SystemTime::now()));
     let (updates, received) = mpsc::unbounded_channel();
     let reloads = match simulator {
@@ -350,6 +425,7 @@ async fn start(flags: &Flags, simulator: Option<&RunningSimulator>) -> Result<St
                 sources,
                 telemetry.clone(),
                 updates,
+                shard,
             )),
             auto: (!flags.auto_reload_interval.is_zero()).then_some(flags.auto_reload_interval),
         },

@@ -391,6 +391,11 @@ impl<S: BedrockSource> Poller<S> {
     /// shutdown.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut updates = self.updates.take();
+        // Nothing to poll (a shard that owns no target): ready at once, as every target has
+        // finished its first cycle.
+        if self.targets.is_empty() {
+            self.publish();
+        }
         loop {
             let now = Instant::now();
             for t in 0..self.targets.len() {

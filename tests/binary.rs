@@ -335,6 +335,13 @@ async fn bad_flags_exit_2() {
             "--config.auto-reload-interval",
         ),
         (&["--web.max-requests=100001"], "--web.max-requests"),
+        (&["--total-shards=0"], "--total-shards"),
+        (&["--total-shards=1001"], "--total-shards"),
+        (&["--total-shards=2", "--shard=2"], "--shard"),
+        (&["--shard=1"], "--shard"),
+        (&["--shard=1", "--shard.from-hostname"], "--shard"),
+        (&["--shard.by=account"], "--shard.by"),
+        (&["--shard.by=resource"], "--shard.by"),
         (
             &["--web.max-requests=18446744073709551615"],
             "--web.max-requests",

@@ -12,6 +12,7 @@ use prometheus::{
 };
 
 use crate::bedrock::{ErrorKind, Operation};
+use crate::shard::Shard;
 
 /// The exporter's own metrics, which live as long as the process.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct Telemetry {
     poll_gauges: Arc<Once>,
     reload_successful: Gauge,
     reload_time: Gauge,
+    shard_info: GaugeVec,
+    targets: Gauge,
 }
 
 /// A limit a response was cut to, as the `cap` label.
@@ -133,6 +136,19 @@ impl Telemetry {
             "bedrock_exporter_config_last_reload_success_timestamp_seconds",
             "Time of the last successful load of the config file, in seconds since the Unix epoch.",
         )?;
+        let shard_info = GaugeVec::new(
+            Opts::new(
+                "bedrock_exporter_shard_info",
+                "This replica's share of the work: its shard, of how many, split by target or resource; always 1.",
+            ),
+            &["shard", "total_shards", "by"],
+        )?;
+        let targets = Gauge::new(
+            "bedrock_exporter_targets",
+            "Targets (account and region) this replica polls, after sharding.",
+        )?;
+        registry.register(Box::new(shard_info.clone()))?;
+        registry.register(Box::new(targets.clone()))?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(reload_successful.clone()))?;
         registry.register(Box::new(reload_time.clone()))?;
@@ -161,7 +177,23 @@ impl Telemetry {
             poll_gauges: Arc::new(Once::new()),
             reload_successful,
             reload_time,
+            shard_info,
+            targets,
         })
+    }
+
+    /// Records this replica's share and how many targets it polls (at start and each reload).
+    pub fn observe_shard(&self, shard: &Shard, targets: usize) {
+        self.shard_info.reset();
+        self.shard_info
+            .with_label_values(&[
+                &shard.index.to_string(),
+                &shard.total.to_string(),
+                shard.by.as_str(),
+            ])
+            .set(1.0);
+        self.targets.set(targets as f64);
+        self.changed();
     }
 
     /// Creates the request and failure series of a region's operations at zero, so `rate()` sees
