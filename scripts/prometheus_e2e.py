@@ -11,17 +11,27 @@ scrape config and rules, queried with the dashboard's and the rules' PromQL.
 2. Once Prometheus holds three scrapes, runs every rule expression through the HTTP API (each must
    parse) and checks that Prometheus evaluated every rule without error.
 3. Runs every dashboard panel query (variables replaced by their "All" value) as Grafana would,
-   instant or over a range, and every variable query; each must return data.
-4. Checks that the dashboard's counts count each job, model and identifier once, not once per
+   instant or over a range, and every variable query; each must return data, except a table of
+   failure messages of a kind none of whose resources has failed (the exporters expose no
+   `<prefix>failure_info`: the demo's copy jobs, say, need not fail).
+4. Checks that the dashboard's counts count each resource and identifier once, not once per
    replica.
-5. Checks that each exporter's discovery of jobs and of models is up and has found some.
+5. Checks that each exporter's discovery of every kind it discovers (jobs and models at least) is
+   up and has found some.
 6. Checks that Prometheus reads the whole of each scrape: its scrape_samples_scraped equals the
    samples of a plain GET of /metrics made just before and just after that scrape (Prometheus asks
    for gzip on every scrape, and the exporter's gzip is one member whose start, the exposition, is
    compressed once per snapshot and whose end, its own metrics, is added per scrape; those must be
    the same series at every scrape).
-7. Waits for the alerts the demo must raise (its failed job, with the failure message, and its
-   failed model), once each, and checks that nothing else is pending or firing.
+7. Waits for the alerts the demo must raise, once each, and checks that nothing else is pending
+   or firing. What must fire is read from the exporters' own /metrics, not from Prometheus nor the
+   rules' expressions (RESOURCE_ALERTS): each resource whose status is Failed (a deployment's
+   update UpdateFailed; a batch inference job Expired or PartiallyCompleted) and each provisioned
+   throughput whose commitment ends within 7 days. Alerts without `for:` must be firing, the others
+   at least pending. Alerts are keyed by the identity label they carry (job_name, model_name,
+   deployment_name, provisioned_model_name, job_id). Each alert whose description quotes its kind's
+   `_failure_info` carries the resource's message; the failed customization job's must. At least
+   the failed job's and failed model's alerts must be among them (DEMO_RAISES).
 8. Web security, with certificates made for the run (a CA, a server certificate for 127.0.0.1
    and the ServiceMonitor's serverName, a client certificate): two more demo exporters, each with
    a web config, which Prometheus scrapes with its own scheme https, tls_config and basic_auth:
@@ -63,21 +73,67 @@ from deploy_check import (DASHBOARD, DASHBOARD_VARIABLES, RULES, dashboard_panel
 PROMETHEUS_CONFIG = path("deploy/prometheus/prometheus.yml")
 # The dashboard's variables at their "All" value, and a range wide enough for three 1 s scrapes.
 VARIABLES = {name: "1m" if name == "__rate_interval" else ".*" for name in DASHBOARD_VARIABLES}
-# What the demo must make fire (src/demo.rs), and the failure message its failed job reports.
-EXPECTED_ALERTS = {
-    ("BedrockCustomizationJobFailed", "intent-classifier-ft-bad-data"),
-    ("BedrockCustomModelFailed", "intent-classifier-v0"),
+
+
+def in_status(*statuses):
+    return lambda labels, value, now: labels.get("status") in statuses and value == 1
+
+
+# The alerts on a resource, and when one must fire for it, judged from a sample of the exporters'
+# /metrics: alert -> (the kind's prefix, the family after it, its identity label, a predicate of
+# the sample's labels, its value and the time now). Step 7 expects these from what the demo
+# exposes (src/demo.rs), rather than from a list of its resources.
+RESOURCE_ALERTS = {
+    "BedrockCustomizationJobFailed": ("bedrock_customization_job_", "status", "job_name", in_status("Failed")),
+    "BedrockCustomModelFailed": ("bedrock_custom_model_", "status", "model_name", in_status("Failed")),
+    "BedrockCustomModelDeploymentFailed":
+        ("bedrock_custom_model_deployment_", "status", "deployment_name", in_status("Failed")),
+    "BedrockCustomModelDeploymentUpdateFailed":
+        ("bedrock_custom_model_deployment_", "update_status", "deployment_name", in_status("UpdateFailed")),
+    "BedrockProvisionedThroughputFailed":
+        ("bedrock_provisioned_throughput_", "status", "provisioned_model_name", in_status("Failed")),
+    "BedrockProvisionedThroughputCommitmentExpiring":
+        ("bedrock_provisioned_throughput_", "commitment_expiration_timestamp_seconds", "provisioned_model_name",
+         lambda labels, value, now: 0 < value - now < 7 * 86400),
+    "BedrockEvaluationJobFailed": ("bedrock_evaluation_job_", "status", "job_name", in_status("Failed")),
+    "BedrockModelImportJobFailed": ("bedrock_model_import_job_", "status", "job_name", in_status("Failed")),
+    "BedrockModelCopyJobFailed": ("bedrock_model_copy_job_", "status", "job_id", in_status("Failed")),
+    "BedrockBatchInferenceJobFailed": ("bedrock_batch_inference_job_", "status", "job_name", in_status("Failed")),
+    "BedrockBatchInferenceJobIncomplete":
+        ("bedrock_batch_inference_job_", "status", "job_name", in_status("Expired", "PartiallyCompleted")),
 }
+# Alerts the demo raises from its start (src/demo.rs: a failed job, with its failure message,
+# and a failed model), at least one each, whatever else it raises: so that step 7 does not pass
+# on a demo in which nothing fails.
+DEMO_RAISES = {"BedrockCustomizationJobFailed", "BedrockCustomModelFailed"}
+# Alerts on resources that the demo cannot raise in a run of this length: its jobs run for
+# minutes, these need hours.
+NOT_IN_DEMO = {"BedrockCustomizationJobRunningTooLong", "BedrockCustomizationJobStuck"}
+# The labels that name a resource in an alert; an alert carries one of them, or none.
+IDENTITY_LABELS = ("job_name", "model_name", "deployment_name", "provisioned_model_name", "job_id")
 # Dashboard counts that must not grow with the number of exporters: (panel title, refId), run as
 # an instant query, and the number it must sum to. Discovered resources have no label of their
 # own to count: each replica's total must be the dashboard's.
 DISTINCT_COUNTS = {
     ("Jobs by status", "A"): "count(count by (account_id, region, job_name) (bedrock_customization_job_info))",
     ("Custom models by status", "A"): "count(count by (account_id, region, model_name) (bedrock_custom_model_info))",
+    ("Custom model deployments by status", "A"):
+        "count(count by (account_id, region, deployment_name) (bedrock_custom_model_deployment_info))",
+    ("Deployment updates by status", "A"):
+        "count(count by (account_id, region, deployment_name) (bedrock_custom_model_deployment_update_status))",
+    ("Provisioned throughputs by status", "A"):
+        "count(count by (account_id, region, provisioned_model_name) (bedrock_provisioned_throughput_info))",
+    ("Evaluation jobs by status", "A"): "count(count by (account_id, region, job_name) (bedrock_evaluation_job_info))",
+    ("Batch inference jobs by status", "A"):
+        "count(count by (account_id, region, job_name) (bedrock_batch_inference_job_info))",
+    ("Model import jobs by status", "A"): "count(count by (account_id, region, job_name) (bedrock_model_import_job_info))",
+    ("Model copy jobs by status", "A"): "count(count by (account_id, region, job_id) (bedrock_model_copy_job_info))",
+    ("Imported models", "A"): "count(count by (account_id, region, model_name) (bedrock_imported_model_info))",
     ("Targets up / watched", "B"): "count(count by (account_id, kind, identifier, region) (bedrock_exporter_target_up))",
-    ("Discovered jobs and models", "A"): "sum by (instance) (bedrock_exporter_discovered_resources)",
+    ("Discovered resources by kind", "A"): "sum by (instance) (bedrock_exporter_discovered_resources)",
 }
-# The demo discovers jobs and models (src/demo.rs).
+# Kinds that every exporter must discover (src/demo.rs discovers these and more: step 5 checks
+# every kind an exporter reports a discovery of).
 DISCOVERED_KINDS = {"job", "model"}
 EXPORTERS = 2
 # The exporter's own families (besides process_*), encoded at every scrape after the snapshot.
@@ -263,6 +319,29 @@ def samples_by_family(text):
     return counts
 
 
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def samples(text):
+    """(name, labels, value) of each sample of a text exposition, label values unescaped."""
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = SAMPLE.match(line)
+        if not match:
+            raise Failure(f"not a sample line of the text format: {line!r}")
+        labels = {k: re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], v)
+                  for k, v in LABEL.findall(match[2] or "")}
+        yield match[1], labels, float(match[3])
+
+
+def exposed(addresses):
+    """Every sample of the exporters' /metrics now, and the time it was read."""
+    now = time.time()
+    return [s for address in addresses for s in samples(fetch(address)[0].decode())], now
+
+
 def fetch(address, gzip=False):
     """GET /metrics of an exporter: the body, and the Content-Encoding it was sent with."""
     request = urllib.request.Request(f"http://{address}/metrics",
@@ -346,18 +425,109 @@ def whole_scrapes(prom, scrape_job, addresses):
 
 
 def discovering(prom, scrape_job, addresses):
-    """Each exporter's discovery of jobs and of models is up and has found something."""
-    wanted = {(address, kind) for address in addresses for kind in DISCOVERED_KINDS}
+    """Each exporter's discovery of every kind it discovers, jobs and models at least, is up and
+    has found something. The kinds are those of the exporter's own bedrock_exporter_discovery_up."""
+    wanted = set()
+    for address in addresses:
+        kinds = {labels["kind"] for name, labels, _ in samples(fetch(address)[0].decode())
+                 if name == "bedrock_exporter_discovery_up"}
+        if not DISCOVERED_KINDS <= kinds:
+            raise Failure(f"{address} does not discover {sorted(DISCOVERED_KINDS - kinds)}: "
+                          f"it discovers {sorted(kinds)}")
+        wanted |= {(address, kind) for kind in kinds}
 
     def every(selection):
         found = {(s["metric"]["instance"], s["metric"]["kind"]) for s in prom.query(selection)}
         return found == wanted
 
-    prom.until("bedrock_exporter_discovery_up 1 for jobs and models in each exporter",
+    kinds = ", ".join(sorted({kind for _, kind in wanted}))
+    prom.until(f"bedrock_exporter_discovery_up 1 for {kinds} in each exporter",
                lambda: every(f'bedrock_exporter_discovery_up{{job="{scrape_job}"}} == 1'))
-    prom.until("bedrock_exporter_discovered_resources above 0 for jobs and models in each exporter",
+    prom.until(f"bedrock_exporter_discovered_resources above 0 for {kinds} in each exporter",
                lambda: every(f'bedrock_exporter_discovered_resources{{job="{scrape_job}"}} > 0'))
-    print("ok: each exporter's discovery of jobs and of models is up (discovery_up 1) and has found some")
+    print(f"ok: each exporter's discovery of {kinds} is up (discovery_up 1) and has found some")
+
+
+def nothing_failed(expr, addresses):
+    """Whether `expr` reads only `<prefix>failure_info` families of which the exporters expose no
+    sample: a table of failure messages of a kind none of whose resources has failed."""
+    families = set(re.findall(r"\b(bedrock_\w+)", expr))
+    if not families or not all(f.endswith("_failure_info") for f in families):
+        return False
+    present, _ = exposed(addresses)
+    return not any(name in families for name, _, _ in present)
+
+
+def expected_alerts(addresses):
+    """The alerts the demo's state calls for now, from the exporters' /metrics (RESOURCE_ALERTS):
+    {(alert, identity): the resource's failure message or None}."""
+    present, now = exposed(addresses)
+    messages = {(name, labels.get(ident)): labels["message"]
+                for name, labels, _ in present if name.endswith("_failure_info")
+                for ident in IDENTITY_LABELS if ident in labels}
+    expected = {}
+    for alert, (prefix, family, ident, fires) in RESOURCE_ALERTS.items():
+        for name, labels, value in present:
+            if name == prefix + family and fires(labels, value, now):
+                expected[(alert, labels[ident])] = messages.get((prefix + "failure_info", labels[ident]))
+    return expected
+
+
+def alert_key(alert):
+    """(alertname, the identity it names, or None)."""
+    labels = alert["labels"]
+    return labels["alertname"], next((labels[i] for i in IDENTITY_LABELS if i in labels), None)
+
+
+def raised(prom, addresses):
+    """Step 7: the alerts the demo's state calls for are pending or firing (firing, for those
+    without `for:`) once each, and no others are."""
+    rules_by_alert = {r["alert"]: r for r in rules() if "alert" in r}
+    # Every alert on a resource's series is one this step knows when to expect.
+    on_resources = {name for name, rule in rules_by_alert.items()
+                    if re.search(r"\bbedrock_(?!exporter_)\w+", rule["expr"])}
+    differ = (on_resources - RESOURCE_ALERTS.keys() - NOT_IN_DEMO) | (RESOURCE_ALERTS.keys() - on_resources)
+    if differ:
+        raise Failure(f"alerts on resources that RESOURCE_ALERTS and NOT_IN_DEMO do not know, or that the rules "
+                      f"lack: {sorted(differ)}")
+
+    def settled():
+        expected = expected_alerts(addresses)
+        alerts = prom.get("/api/v1/alerts")["data"]["alerts"]
+        found = {alert_key(a): a for a in alerts}
+        if len(found) != len(alerts):
+            raise Failure(f"an alert fires once per exporter: {alerts}")
+        for key in expected:
+            if key not in found:
+                return None
+            if "for" not in rules_by_alert[key[0]] and found[key]["state"] != "firing":
+                return None
+        # The demo moves on: expect what it exposes on both sides of the look at Prometheus.
+        if expected_alerts(addresses).keys() != expected.keys():
+            return None
+        return expected, found
+
+    expected, found = prom.until("the alerts the demo's resources call for", settled)
+    if found.keys() != expected.keys():
+        raise Failure(f"unexpected alerts pending or firing: {sorted(found.keys() - expected.keys(), key=str)}")
+    carried = []
+    for key, message in expected.items():
+        description = found[key]["annotations"].get("description", "")
+        prefix = RESOURCE_ALERTS[key[0]][0]
+        if message is not None and prefix + "failure_info" in rules_by_alert[key[0]]["annotations"]["description"]:
+            if message not in description:
+                raise Failure(f"{key} does not carry the failure message {message!r}: {description!r}")
+            carried.append(key)
+    missing = DEMO_RAISES - {alert for alert, _ in expected}
+    if missing:
+        raise Failure(f"the demo raises none of {sorted(missing)}")
+    failed_jobs = {key for key in expected if key[0] == "BedrockCustomizationJobFailed"}
+    if not failed_jobs <= set(carried):
+        raise Failure(f"the failed customization jobs' alerts do not carry their failure message: "
+                      f"{sorted(failed_jobs - set(carried))}")
+    for key in sorted(found, key=str):
+        print(f"ok: {found[key]['state']}: {key[0]} {key[1]}: {found[key]['annotations'].get('description', '')!r}")
+    print(f"ok: {len(found)} alerts, as the demo's series call for; {len(carried)} carry their failure message")
 
 
 def check(prom, scrape_job, addresses):
@@ -404,7 +574,7 @@ def check(prom, scrape_job, addresses):
             result = answer["data"]
         else:
             result = prom.query(expr, range_seconds=60 if kind == "range" else None)
-        if not result:
+        if not result and not nothing_failed(expr, addresses):
             empty.append(f"{where}: {expr}")
         if where in DISTINCT_COUNTS:
             counted_once(prom, where, expr)
@@ -413,7 +583,8 @@ def check(prom, scrape_job, addresses):
         raise Failure(f"dashboard panels not found: {sorted(DISTINCT_COUNTS.keys() - counted)}")
     if empty:
         raise Failure("dashboard queries without data:\n  " + "\n  ".join(empty))
-    print(f"ok: {queries} dashboard queries return data; its counts count each job, model and identifier once")
+    print(f"ok: {queries} dashboard queries return data (but tables of failures none of which is exposed); "
+          "its counts count each resource and identifier once")
 
     # 4. Discovery works in each exporter.
     discovering(prom, scrape_job, addresses)
@@ -421,29 +592,8 @@ def check(prom, scrape_job, addresses):
     # 5. Prometheus reads every sample of a scrape.
     whole_scrapes(prom, scrape_job, addresses)
 
-    # 6. The demo's failed job and model fire, and nothing else does.
-    message = prom.query('max by (message) (bedrock_customization_job_failure_info{job_name="intent-classifier-ft-bad-data"})')
-    if len(message) != 1:
-        raise Failure(f"the demo's failed job has no failure_info: {message}")
-    message = message[0]["metric"]["message"]
-
-    def firing():
-        alerts = prom.get("/api/v1/alerts")["data"]["alerts"]
-        found = {(a["labels"]["alertname"], a["labels"].get("job_name") or a["labels"].get("model_name")): a
-                 for a in alerts}
-        if len(found) != len(alerts):
-            raise Failure(f"an alert fires once per exporter: {alerts}")
-        firing = {key for key, a in found.items() if a["state"] == "firing"}
-        return found if EXPECTED_ALERTS <= firing else None
-
-    # Pending counts too: the other alerts have `for:` windows longer than this run.
-    alerts = prom.until("the demo's alerts firing", firing)
-    if alerts.keys() != EXPECTED_ALERTS:
-        raise Failure(f"unexpected alerts pending or firing: {sorted(alerts.keys() - EXPECTED_ALERTS)}")
-    description = alerts[("BedrockCustomizationJobFailed", "intent-classifier-ft-bad-data")]["annotations"]["description"]
-    if message not in description:
-        raise Failure(f"the failed-job alert does not carry the failure message {message!r}: {description!r}")
-    print(f"ok: firing {sorted(alerts)}; the failed-job alert says {description!r}")
+    # 6. The alerts the demo's resources call for fire (or are pending), and nothing else does.
+    raised(prom, addresses)
 
 
 class SecureExporters:
