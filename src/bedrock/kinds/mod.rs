@@ -341,6 +341,7 @@ macro_rules! kinds {
 kinds! {
     Job => job::JobRecord,
     Model => model::ModelRecord,
+    Deployment => deployment::DeploymentRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
