@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::bedrock::kinds::DeploymentRecord;
+use crate::bedrock::kinds::{DeploymentRecord, ProvisionedThroughputRecord};
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
 use crate::poller::unix_seconds;
@@ -244,6 +244,12 @@ impl simulator::Timeline for Timeline {
                 .into_iter()
                 .map(Record::Deployment)
                 .collect(),
+            Kind::ProvisionedThroughput => {
+                provisioned_throughputs(self.started_unix, self.elapsed(now))
+                    .into_iter()
+                    .map(Record::ProvisionedThroughput)
+                    .collect()
+            }
         }
     }
 }
@@ -563,6 +569,70 @@ fn deployments(started: f64, elapsed: f64) -> Vec<DeploymentRecord> {
         .collect()
 }
 
+/// One demo provisioned throughput, of one of [`MODELS`] (by index).
+#[derive(Debug)]
+struct ThroughputSpec {
+    name: &'static str,
+    id: &'static str,
+    model: usize,
+    age: f64,
+    units: u32,
+    /// Model units it is being updated to during the demo's first [`UPDATING_FOR`] seconds.
+    updating_to: Option<u32>,
+    commitment: Option<(&'static str, f64)>,
+    failure: Option<&'static str>,
+}
+
+const DAY: f64 = 86400.0;
+
+const THROUGHPUTS: &[ThroughputSpec] = &[
+    // A one-month commitment bought 26 days ago: it expires within the week.
+    ThroughputSpec { name: "support-bot-pt", id: "p1t2h3r4u5p6", model: 1, age: 26.0 * DAY, units: 2,
+        updating_to: None, commitment: Some(("OneMonth", 30.0 * DAY)), failure: None },
+    // No commitment; scaled from 1 to 2 model units as the demo starts.
+    ThroughputSpec { name: "summarizer-pt", id: "p2t3h4r5u6p7", model: 0, age: 0.5 * DAY, units: 1,
+        updating_to: Some(2), commitment: None, failure: None },
+    ThroughputSpec { name: "legal-cpt-pt", id: "p3t4h5r6u7p8", model: 2, age: 2.0 * DAY, units: 4,
+        updating_to: None, commitment: Some(("SixMonths", 182.0 * DAY)),
+        failure: Some("Provisioning failed: insufficient capacity for 4 model units in us-east-1. Try fewer model units or another region.") },
+];
+
+/// Every provisioned throughput `elapsed` seconds after the demo started at `started`.
+fn provisioned_throughputs(started: f64, elapsed: f64) -> Vec<ProvisionedThroughputRecord> {
+    THROUGHPUTS
+        .iter()
+        .map(|spec| {
+            let created = started - spec.age;
+            let model = &MODELS[spec.model];
+            let updating = spec.updating_to.is_some() && elapsed < UPDATING_FOR;
+            let (status, units, desired, changed) = match (spec.failure, spec.updating_to) {
+                (Some(_), _) => ("Failed", spec.units, spec.units, created + 300.0),
+                (None, Some(to)) if updating => ("Updating", spec.units, to, started),
+                (None, Some(to)) => ("InService", to, to, started + UPDATING_FOR),
+                (None, None) => ("InService", spec.units, spec.units, created + 600.0),
+            };
+            ProvisionedThroughputRecord {
+                provisioned_model_arn: Some(format!(
+                    "arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{}",
+                    spec.id
+                )),
+                provisioned_model_name: Some(spec.name.to_owned()),
+                model_arn: Some(model_arn(model.base, model.id)),
+                desired_model_arn: Some(model_arn(model.base, model.id)),
+                foundation_model_arn: Some(base_arn(model.base)),
+                model_units: Some(units),
+                desired_model_units: Some(desired),
+                status: Some(status.to_owned()),
+                commitment_duration: spec.commitment.map(|(d, _)| d.to_owned()),
+                commitment_expiration_time: spec.commitment.map(|(_, term)| created + term),
+                creation_time: Some(created),
+                last_modified_time: Some(changed),
+                failure_message: spec.failure.map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
 /// Training loss: exponential decay from the initial to the final loss, with noise.
 fn loss_at(spec: &JobSpec, name: &str, progress: f64, step: u64, stream: u64) -> f64 {
     let span = spec.initial_loss - spec.final_loss;
@@ -627,6 +697,7 @@ pub fn config(endpoint_url: &str) -> Config {
                 ),
                 (Kind::Model, Discovery::default()),
                 (Kind::Deployment, Discovery::default()),
+                (Kind::ProvisionedThroughput, Discovery::default()),
             ]),
         }],
         exclude_metrics: Vec::new(),
@@ -758,6 +829,30 @@ mod tests {
         for d in &start {
             let arn = d.deployment_arn.as_deref().unwrap();
             assert!(crate::bedrock::kinds::deployment::check_identifier(arn).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_commitment_expires_within_the_week_and_one_throughput_failed() {
+        let started = 1_793_534_400.0;
+        let pts = provisioned_throughputs(started, 0.0);
+        let by_name = |name: &str| {
+            pts.iter()
+                .find(|p| p.provisioned_model_name.as_deref() == Some(name))
+                .unwrap()
+        };
+        let expiry = by_name("support-bot-pt")
+            .commitment_expiration_time
+            .unwrap();
+        assert!(expiry > started && expiry - started < 7.0 * DAY, "{expiry}");
+        assert_eq!(by_name("legal-cpt-pt").status.as_deref(), Some("Failed"));
+        assert_eq!(by_name("summarizer-pt").status.as_deref(), Some("Updating"));
+        let later = provisioned_throughputs(started, UPDATING_FOR);
+        assert_eq!(later[1].status.as_deref(), Some("InService"));
+        assert_eq!(later[1].model_units, Some(2));
+        for pt in &pts {
+            let arn = pt.provisioned_model_arn.as_deref().unwrap();
+            assert!(crate::bedrock::kinds::provisioned_throughput::check_identifier(arn).is_ok());
         }
     }
 
