@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::bedrock::kinds::customization::Customization;
+use crate::bedrock::kinds::{DeploymentRecord, ProvisionedThroughputRecord};
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
 use crate::poller::unix_seconds;
@@ -240,6 +241,16 @@ impl simulator::Timeline for Timeline {
         match kind {
             Kind::Job => self.jobs(now).into_iter().map(Record::Job).collect(),
             Kind::Model => self.models(now).into_iter().map(Record::Model).collect(),
+            Kind::Deployment => deployments(self.started_unix, self.elapsed(now))
+                .into_iter()
+                .map(Record::Deployment)
+                .collect(),
+            Kind::ProvisionedThroughput => {
+                provisioned_throughputs(self.started_unix, self.elapsed(now))
+                    .into_iter()
+                    .map(Record::ProvisionedThroughput)
+                    .collect()
+            }
         }
     }
 }
@@ -477,6 +488,161 @@ fn model_at(spec: &ModelSpec, created: f64, t: f64) -> ModelRecord {
     }
 }
 
+/// One demo custom model deployment: of one of [`MODELS`], by index.
+#[derive(Debug)]
+struct DeploymentSpec {
+    name: &'static str,
+    id: &'static str,
+    model: usize,
+    age: f64,
+    /// Seconds after creation when it turns Active; `None` for one that failed.
+    active_after: Option<f64>,
+    failure: Option<&'static str>,
+    /// An update started this many seconds before the demo, Updating for [`UPDATING_FOR`].
+    update_age: Option<f64>,
+}
+
+/// How long a demo deployment's update runs.
+const UPDATING_FOR: f64 = 150.0;
+
+const DEPLOYMENTS: &[DeploymentSpec] = &[
+    // Created as the demo starts: Creating for a minute, then Active.
+    DeploymentSpec {
+        name: "summarizer-prod",
+        id: "d1e2p3l4o5y6",
+        model: 0,
+        age: 0.0,
+        active_after: Some(60.0),
+        failure: None,
+        update_age: None,
+    },
+    // Long Active, with an update running as the demo starts.
+    DeploymentSpec {
+        name: "support-bot-prod",
+        id: "d2e3p4l5o6y7",
+        model: 1,
+        age: 15.0 * 86400.0,
+        active_after: Some(600.0),
+        failure: None,
+        update_age: Some(30.0),
+    },
+    DeploymentSpec {
+        name: "intent-classifier-canary",
+        id: "d3e4p5l6o7y8",
+        model: 3,
+        age: 6.0 * 86400.0,
+        active_after: None,
+        failure: Some("Deployment failed: the custom model intent-classifier-v0 is not Active."),
+        update_age: None,
+    },
+];
+
+fn deployment_arn(id: &str) -> String {
+    format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{id}")
+}
+
+/// Every deployment `elapsed` seconds after the demo started at `started` (Unix seconds).
+fn deployments(started: f64, elapsed: f64) -> Vec<DeploymentRecord> {
+    DEPLOYMENTS
+        .iter()
+        .map(|spec| {
+            let created = started - spec.age;
+            let t = spec.age + elapsed;
+            let model = &MODELS[spec.model];
+            let (status, changed) = match spec.active_after {
+                Some(after) if t >= after => ("Active", after),
+                Some(_) => ("Creating", 0.0),
+                None => ("Failed", 120.0),
+            };
+            let mut last_updated = created + changed;
+            let update_status = spec.update_age.map(|age| {
+                let update_started = started - age;
+                if elapsed + age < UPDATING_FOR {
+                    last_updated = update_started;
+                    "Updating"
+                } else {
+                    last_updated = update_started + UPDATING_FOR;
+                    "UpdateCompleted"
+                }
+            });
+            DeploymentRecord {
+                deployment_arn: Some(deployment_arn(spec.id)),
+                deployment_name: Some(spec.name.to_owned()),
+                model_arn: Some(model_arn(model.base, model.id)),
+                status: Some(status.to_owned()),
+                update_status: update_status.map(str::to_owned),
+                failure_message: spec.failure.map(str::to_owned),
+                creation_time: Some(created),
+                last_updated_time: Some(last_updated),
+            }
+        })
+        .collect()
+}
+
+/// One demo provisioned throughput, of one of [`MODELS`] (by index).
+#[derive(Debug)]
+struct ThroughputSpec {
+    name: &'static str,
+    id: &'static str,
+    model: usize,
+    age: f64,
+    units: u32,
+    /// Model units it is being updated to during the demo's first [`UPDATING_FOR`] seconds.
+    updating_to: Option<u32>,
+    commitment: Option<(&'static str, f64)>,
+    failure: Option<&'static str>,
+}
+
+const DAY: f64 = 86400.0;
+
+const THROUGHPUTS: &[ThroughputSpec] = &[
+    // A one-month commitment bought 26 days ago: it expires within the week.
+    ThroughputSpec { name: "support-bot-pt", id: "p1t2h3r4u5p6", model: 1, age: 26.0 * DAY, units: 2,
+        updating_to: None, commitment: Some(("OneMonth", 30.0 * DAY)), failure: None },
+    // No commitment; scaled from 1 to 2 model units as the demo starts.
+    ThroughputSpec { name: "summarizer-pt", id: "p2t3h4r5u6p7", model: 0, age: 0.5 * DAY, units: 1,
+        updating_to: Some(2), commitment: None, failure: None },
+    ThroughputSpec { name: "legal-cpt-pt", id: "p3t4h5r6u7p8", model: 2, age: 2.0 * DAY, units: 4,
+        updating_to: None, commitment: Some(("SixMonths", 182.0 * DAY)),
+        failure: Some("Provisioning failed: insufficient capacity for 4 model units in us-east-1. Try fewer model units or another region.") },
+];
+
+/// Every provisioned throughput `elapsed` seconds after the demo started at `started`.
+fn provisioned_throughputs(started: f64, elapsed: f64) -> Vec<ProvisionedThroughputRecord> {
+    THROUGHPUTS
+        .iter()
+        .map(|spec| {
+            let created = started - spec.age;
+            let model = &MODELS[spec.model];
+            let updating = spec.updating_to.is_some() && elapsed < UPDATING_FOR;
+            let (status, units, desired, changed) = match (spec.failure, spec.updating_to) {
+                (Some(_), _) => ("Failed", spec.units, spec.units, created + 300.0),
+                (None, Some(to)) if updating => ("Updating", spec.units, to, started),
+                (None, Some(to)) => ("InService", to, to, started + UPDATING_FOR),
+                (None, None) => ("InService", spec.units, spec.units, created + 600.0),
+            };
+            ProvisionedThroughputRecord {
+                provisioned_model_arn: Some(format!(
+                    "arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{}",
+                    spec.id
+                )),
+                provisioned_model_name: Some(spec.name.to_owned()),
+                model_arn: Some(model_arn(model.base, model.id)),
+                desired_model_arn: Some(model_arn(model.base, model.id)),
+                foundation_model_arn: Some(base_arn(model.base)),
+                model_units: Some(units),
+                desired_model_units: Some(desired),
+                status: Some(status.to_owned()),
+                commitment_duration: spec.commitment.map(|(d, _)| d.to_owned()),
+                commitment_expiration_time: spec.commitment.map(|(_, term)| created + term),
+                creation_time: Some(created),
+                last_modified_time: Some(changed),
+                failure_message: spec.failure.map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
 /// Training loss: exponential decay from the initial to the final loss, with noise.
 fn loss_at(spec: &JobSpec, name: &str, progress: f64, step: u64, stream: u64) -> f64 {
     let span = spec.initial_loss - spec.final_loss;
@@ -540,6 +706,8 @@ pub fn config(endpoint_url: &str) -> Config {
                     },
                 ),
                 (Kind::Model, Discovery::default()),
+                (Kind::Deployment, Discovery::default()),
+                (Kind::ProvisionedThroughput, Discovery::default()),
             ]),
         }],
         exclude_metrics: Vec::new(),
@@ -643,6 +811,59 @@ mod tests {
             .find(|j| j.job_name.as_deref() == Some("intent-classifier-ft-run-004"))
             .unwrap();
         assert_eq!(fourth.status.as_deref(), Some("Failed"));
+    }
+
+    #[test]
+    fn a_deployment_turns_active_after_a_minute_and_one_has_failed() {
+        let at = |secs: f64| deployments(1_793_534_400.0, secs);
+        let status = |ds: &[DeploymentRecord], name: &str| {
+            let d = ds
+                .iter()
+                .find(|d| d.deployment_name.as_deref() == Some(name))
+                .unwrap();
+            (d.status.clone().unwrap(), d.update_status.clone())
+        };
+        let start = at(0.0);
+        assert_eq!(status(&start, "summarizer-prod").0, "Creating");
+        assert_eq!(
+            status(&start, "support-bot-prod").1.as_deref(),
+            Some("Updating")
+        );
+        assert_eq!(status(&start, "intent-classifier-canary").0, "Failed");
+        let later = at(121.0);
+        assert_eq!(status(&later, "summarizer-prod").0, "Active");
+        assert_eq!(
+            status(&later, "support-bot-prod").1.as_deref(),
+            Some("UpdateCompleted")
+        );
+        for d in &start {
+            let arn = d.deployment_arn.as_deref().unwrap();
+            assert!(crate::bedrock::kinds::deployment::check_identifier(arn).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_commitment_expires_within_the_week_and_one_throughput_failed() {
+        let started = 1_793_534_400.0;
+        let pts = provisioned_throughputs(started, 0.0);
+        let by_name = |name: &str| {
+            pts.iter()
+                .find(|p| p.provisioned_model_name.as_deref() == Some(name))
+                .unwrap()
+        };
+        let expiry = by_name("support-bot-pt")
+            .commitment_expiration_time
+            .unwrap();
+        assert!(expiry > started && expiry - started < 7.0 * DAY, "{expiry}");
+        assert_eq!(by_name("legal-cpt-pt").status.as_deref(), Some("Failed"));
+        assert_eq!(by_name("summarizer-pt").status.as_deref(), Some("Updating"));
+        let later = provisioned_throughputs(started, UPDATING_FOR);
+        assert_eq!(later[1].status.as_deref(), Some("InService"));
+        assert_eq!(later[1].model_units, Some(2));
+        for pt in &pts {
+            let arn = pt.provisioned_model_arn.as_deref().unwrap();
+            assert!(crate::bedrock::kinds::provisioned_throughput::check_identifier(arn).is_ok());
+        }
     }
 
     #[test]

@@ -281,7 +281,10 @@ impl Simulator {
         self.put(Record::Model(model));
     }
 
-    fn put(&self, record: Record) {
+    /// Adds or replaces (by name) a record of any kind. The demo's timeline is fixed: there it
+    /// does nothing.
+    pub fn put(&self, record: impl Into<Record>) {
+        let record = record.into();
         if let Catalog::Fixed { records, names } = &mut self.state().catalog {
             let name = record.name().unwrap_or_default().to_owned();
             if let Some(arn) = record.arn() {

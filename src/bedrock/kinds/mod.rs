@@ -46,7 +46,8 @@ pub struct KindSpec {
     pub running: &'static [&'static str],
     /// The List call's query parameter for one status, if it has one.
     pub status_param: Option<&'static str>,
-    /// The REST path of its List call; its Get call is this path and the identifier.
+    /// The REST path of its List call; its Get call is this path and the identifier, unless
+    /// its record says otherwise ([`KindRecord::get_path`]).
     pub path: &'static str,
     /// The key of a List answer's summaries.
     pub summaries_key: &'static str,
@@ -164,6 +165,13 @@ pub trait KindRecord:
     fn matches(&self, _query: &ListQuery) -> bool {
         true
     }
+
+    /// The REST path its Get call puts the identifier under, where that is not its List call's
+    /// path (provisioned throughputs: `/provisioned-model-throughput/{id}` beside
+    /// `/provisioned-model-throughputs`).
+    fn get_path() -> &'static str {
+        Self::spec().path
+    }
 }
 
 /// Declares the kinds: each `Variant => module::Record`. Generates [`Kind`], [`Record`] and the
@@ -187,6 +195,13 @@ macro_rules! kinds {
             pub fn spec(self) -> &'static KindSpec {
                 match self {
                     $(Kind::$variant => <$record as KindRecord>::spec()),+
+                }
+            }
+
+            /// The REST path its Get call puts the identifier under.
+            pub fn get_path(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => <$record as KindRecord>::get_path()),+
                 }
             }
         }
@@ -342,6 +357,8 @@ macro_rules! kinds {
 kinds! {
     Job => job::JobRecord,
     Model => model::ModelRecord,
+    Deployment => deployment::DeploymentRecord,
+    ProvisionedThroughput => provisioned_throughput::ProvisionedThroughputRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
