@@ -518,7 +518,8 @@ mod tests {
                                 &r.account.clone(),
                                 &r.region.clone(),
                             ),
-                            Kind::Model => model(&mut rng, &format!("model-{n}")),
+                            // Only jobs and models are made above.
+                            _ => model(&mut rng, &format!("model-{n}")),
                         };
                         r.read(record, f64::from(round));
                     }

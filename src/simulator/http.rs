@@ -180,16 +180,18 @@ enum Route {
 /// Maps a REST path and its query to the operation it calls.
 fn route(path: &str, params: &[(String, String)]) -> Route {
     for &kind in Kind::ALL {
-        let Some(rest) = path.strip_prefix(kind.spec().path) else {
-            continue;
-        };
-        if rest.is_empty() || rest == "/" {
+        let listing = path.strip_prefix(kind.spec().path);
+        if listing.is_some_and(|rest| rest.is_empty() || rest == "/") {
             return match list_request(kind, params) {
                 Ok(request) => Route::Request(request),
                 Err(message) => Route::Invalid(message),
             };
         }
-        let Some(raw) = rest.strip_prefix('/').filter(|id| !id.contains('/')) else {
+        let Some(raw) = path
+            .strip_prefix(kind.get_path())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|id| !id.contains('/'))
+        else {
             continue;
         };
         return match percent_decode(raw) {

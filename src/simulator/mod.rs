@@ -281,7 +281,10 @@ impl Simulator {
         self.put(Record::Model(model));
     }
 
-    fn put(&self, record: Record) {
+    /// Adds or replaces (by name) a record of any kind. The demo's timeline is fixed: there it
+    /// does nothing.
+    pub fn put(&self, record: impl Into<Record>) {
+        let record = record.into();
         if let Catalog::Fixed { records, names } = &mut self.state().catalog {
             let name = record.name().unwrap_or_default().to_owned();
             if let Some(arn) = record.arn() {
@@ -514,11 +517,19 @@ impl Catalog {
         match self {
             Catalog::Fixed { records, names } => {
                 let name = names.get(identifier).map_or(identifier, String::as_str);
-                records.get(&(kind, name.to_owned())).cloned()
+                records.get(&(kind, name.to_owned())).cloned().or_else(|| {
+                    self.records(kind)
+                        .find(|r| r.known_as(identifier))
+                        .map(Cow::into_owned)
+                })
             }
             Catalog::Evolving(_) => self
                 .records(kind)
-                .find(|r| r.name() == Some(identifier) || r.arn() == Some(identifier))
+                .find(|r| {
+                    r.name() == Some(identifier)
+                        || r.arn() == Some(identifier)
+                        || r.known_as(identifier)
+                })
                 .map(Cow::into_owned),
         }
     }

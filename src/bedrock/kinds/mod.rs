@@ -45,7 +45,8 @@ pub struct KindSpec {
     pub running: &'static [&'static str],
     /// The List call's query parameter for one status, if it has one.
     pub status_param: Option<&'static str>,
-    /// The REST path of its List call; its Get call is this path and the identifier.
+    /// The REST path of its List call; its Get call is this path and the identifier, unless
+    /// its record says otherwise ([`KindRecord::get_path`]).
     pub path: &'static str,
     /// The key of a List answer's summaries.
     pub summaries_key: &'static str,
@@ -163,6 +164,18 @@ pub trait KindRecord:
     fn matches(&self, _query: &ListQuery) -> bool {
         true
     }
+
+    /// The REST path its Get call puts the identifier under, where that is not its List call's
+    /// path (batch inference jobs: `/model-invocation-job/{id}` beside `/model-invocation-jobs`).
+    fn get_path() -> &'static str {
+        Self::spec().path
+    }
+
+    /// Whether its Get call also takes `identifier`, neither its name nor its ARN (a batch
+    /// inference job's job id).
+    fn known_as(&self, _identifier: &str) -> bool {
+        false
+    }
 }
 
 /// Declares the kinds: each `Variant => module::Record`. Generates [`Kind`], [`Record`] and the
@@ -186,6 +199,13 @@ macro_rules! kinds {
             pub fn spec(self) -> &'static KindSpec {
                 match self {
                     $(Kind::$variant => <$record as KindRecord>::spec()),+
+                }
+            }
+
+            /// The REST path its Get call puts the identifier under.
+            pub fn get_path(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => <$record as KindRecord>::get_path()),+
                 }
             }
         }
@@ -294,6 +314,11 @@ macro_rules! kinds {
                 match self { $(Record::$variant(r) => r.matches(query)),+ }
             }
 
+            /// Whether its Get call also takes `identifier`, neither its name nor its ARN.
+            pub fn known_as(&self, identifier: &str) -> bool {
+                match self { $(Record::$variant(r) => r.known_as(identifier)),+ }
+            }
+
             /// Whether its status says it failed.
             pub fn is_failed(&self) -> bool {
                 self.status() == Some("Failed")
@@ -341,6 +366,8 @@ macro_rules! kinds {
 kinds! {
     Job => job::JobRecord,
     Model => model::ModelRecord,
+    EvaluationJob => evaluation_job::EvaluationJobRecord,
+    BatchInferenceJob => batch_inference_job::BatchInferenceJobRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
