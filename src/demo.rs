@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::bedrock::kinds::batch_inference_job::RecordCounts;
 use crate::bedrock::kinds::customization::Customization;
+use crate::bedrock::kinds::{BatchInferenceJobRecord, EvaluationJobRecord};
 use crate::bedrock::kinds::{DeploymentRecord, ProvisionedThroughputRecord};
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
@@ -251,6 +253,16 @@ impl simulator::Timeline for Timeline {
                     .map(Record::ProvisionedThroughput)
                     .collect()
             }
+            Kind::EvaluationJob => self
+                .evaluation_jobs(now)
+                .into_iter()
+                .map(Record::from)
+                .collect(),
+            Kind::BatchInferenceJob => self
+                .batch_inference_jobs(now)
+                .into_iter()
+                .map(Record::from)
+                .collect(),
         }
     }
 }
@@ -673,6 +685,307 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+// Evaluation and batch inference jobs: a few of each from the start, in every notable status,
+// and a new one of each now and then, some of which fail.
+
+/// One demo evaluation job: `runs_for` seconds after creation it ends (`None`: it runs on),
+/// with `failure` if it fails.
+#[derive(Debug)]
+struct EvaluationSpec {
+    name: &'static str,
+    id: &'static str,
+    job_type: &'static str,
+    application_type: &'static str,
+    age: f64,
+    runs_for: Option<f64>,
+    failure: Option<&'static str>,
+}
+
+const EVALUATIONS: &[EvaluationSpec] = &[
+    EvaluationSpec { name: "summarizer-v1-accuracy", id: "e1v2a3l4j5o6", job_type: "Automated",
+        application_type: "ModelEvaluation", age: 86400.0, runs_for: Some(1800.0), failure: None },
+    EvaluationSpec { name: "support-bot-v3-robustness", id: "e2v3a4l5j6o7", job_type: "Automated",
+        application_type: "ModelEvaluation", age: 60.0, runs_for: Some(240.0), failure: None },
+    EvaluationSpec { name: "policy-kb-faithfulness", id: "e3v4a5l6j7o8", job_type: "Automated",
+        application_type: "RagEvaluation", age: 2.0 * 3600.0, runs_for: Some(300.0),
+        failure: Some("The knowledge base KB12345678 could not be queried: AccessDeniedException; 14 of 200 prompts failed") },
+    EvaluationSpec { name: "tone-human-review", id: "e4v5a6l7j8o9", job_type: "Human",
+        application_type: "ModelEvaluation", age: 5.0 * 3600.0, runs_for: None, failure: None },
+];
+
+/// A new evaluation job starts this often (the first this long after the demo starts) and
+/// runs this long; every third fails.
+const NEW_EVALUATION_EVERY: f64 = 240.0;
+const NEW_EVALUATION_RUNS_FOR: f64 = 150.0;
+
+/// An evaluation job `t` seconds after its creation at `created`.
+fn evaluation_at(
+    spec: &EvaluationSpec,
+    name: &str,
+    id: &str,
+    created: f64,
+    t: f64,
+) -> EvaluationJobRecord {
+    let ended = spec.runs_for.filter(|runs| t >= *runs);
+    let status = match (ended, spec.failure) {
+        (None, _) => "InProgress",
+        (Some(_), None) => "Completed",
+        (Some(_), Some(_)) => "Failed",
+    };
+    EvaluationJobRecord {
+        job_arn: Some(format!(
+            "arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/{id}"
+        )),
+        job_name: Some(name.to_owned()),
+        status: Some(status.to_owned()),
+        job_type: Some(spec.job_type.to_owned()),
+        application_type: Some(spec.application_type.to_owned()),
+        creation_time: Some(created),
+        last_modified_time: Some(created + ended.unwrap_or(0.0)),
+        failure_message: spec.failure.filter(|_| ended.is_some()).map(str::to_owned),
+    }
+}
+
+/// How a demo batch inference job ends.
+#[derive(Debug, Clone, Copy)]
+enum BatchOutcome {
+    /// Every record processed: Completed, or PartiallyCompleted if some failed.
+    Processed,
+    /// Fails when this share of its records is processed, with this message.
+    FailsAt(f64, &'static str),
+    /// Never leaves the queue: Expired when its timeout passes.
+    Expires,
+}
+
+/// One demo batch inference job: submitted, validated and scheduled for [`BATCH_QUEUED_FOR`]
+/// seconds, then processing `per_second` records, one in `error_every` of them failing.
+#[derive(Debug)]
+struct BatchSpec {
+    name: &'static str,
+    id: &'static str,
+    model: &'static str,
+    invocation_type: &'static str,
+    age: f64,
+    total: i64,
+    per_second: f64,
+    /// One record in this many fails (0: none).
+    error_every: i64,
+    timeout_hours: i32,
+    outcome: BatchOutcome,
+}
+
+/// Submitted, Validating, Scheduled: a third of this each.
+const BATCH_QUEUED_FOR: f64 = 60.0;
+const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+const NOVA_LITE: &str = "amazon.nova-lite-v1:0";
+
+const BATCHES: &[BatchSpec] = &[
+    BatchSpec {
+        name: "ticket-triage-nightly",
+        id: "b1a2t3c4h5j6",
+        model: HAIKU,
+        invocation_type: "InvokeModel",
+        age: 86400.0,
+        total: 12000,
+        per_second: 8.0,
+        error_every: 0,
+        timeout_hours: 24,
+        outcome: BatchOutcome::Processed,
+    },
+    BatchSpec {
+        name: "catalog-descriptions",
+        id: "b2a3t4c5h6j7",
+        model: NOVA_LITE,
+        invocation_type: "Converse",
+        age: 0.0,
+        total: 6000,
+        per_second: 20.0,
+        error_every: 0,
+        timeout_hours: 24,
+        outcome: BatchOutcome::Processed,
+    },
+    BatchSpec {
+        name: "review-sentiment-q3",
+        id: "b3a4t5c6h7j8",
+        model: HAIKU,
+        invocation_type: "InvokeModel",
+        age: 2.0 * 86400.0,
+        total: 50000,
+        per_second: 15.0,
+        error_every: 250,
+        timeout_hours: 72,
+        outcome: BatchOutcome::Processed,
+    },
+    BatchSpec {
+        name: "embeddings-backfill",
+        id: "b4a5t6c7h8j9",
+        model: NOVA_LITE,
+        invocation_type: "InvokeModel",
+        age: 3.0 * 86400.0,
+        total: 200000,
+        per_second: 50.0,
+        error_every: 0,
+        timeout_hours: 24,
+        outcome: BatchOutcome::Expires,
+    },
+];
+
+/// The batch inference jobs submitted while the demo runs take these in turn (`name` is the
+/// prefix of the new job's name), one every [`NEW_BATCH_EVERY`] seconds.
+const NEW_BATCHES: &[BatchSpec] = &[
+    BatchSpec { name: "support-transcripts", id: "", model: HAIKU, invocation_type: "Converse",
+        age: 0.0, total: 3000, per_second: 25.0, error_every: 0, timeout_hours: 24,
+        outcome: BatchOutcome::Processed },
+    BatchSpec { name: "faq-rewrite", id: "", model: NOVA_LITE, invocation_type: "Converse",
+        age: 0.0, total: 2000, per_second: 20.0, error_every: 400, timeout_hours: 24,
+        outcome: BatchOutcome::Processed },
+    BatchSpec { name: "product-tags", id: "", model: NOVA_LITE, invocation_type: "InvokeModel",
+        age: 0.0, total: 4000, per_second: 25.0, error_every: 0, timeout_hours: 24,
+        outcome: BatchOutcome::FailsAt(0.4, "Batch inference failed: record 1601 of s3://demo-batch-input/product-tags/records.jsonl is larger than 1 MB.\nNo further records were processed.") },
+];
+const NEW_BATCH_EVERY: f64 = 300.0;
+
+/// A batch inference job `t` seconds after its submission at `submitted`.
+fn batch_at(
+    spec: &BatchSpec,
+    name: &str,
+    id: &str,
+    submitted: f64,
+    t: f64,
+) -> BatchInferenceJobRecord {
+    let timeout = f64::from(spec.timeout_hours) * 3600.0;
+    let mut job = BatchInferenceJobRecord {
+        job_arn: Some(format!(
+            "arn:aws:bedrock:{REGION}:{ACCOUNT}:model-invocation-job/{id}"
+        )),
+        job_name: Some(name.to_owned()),
+        model_id: Some(spec.model.to_owned()),
+        invocation_type: Some(spec.invocation_type.to_owned()),
+        submit_time: Some(submitted),
+        expiration_time: Some(submitted + timeout),
+        timeout_hours: Some(spec.timeout_hours),
+        ..BatchInferenceJobRecord::default()
+    };
+    let third = BATCH_QUEUED_FOR / 3.0;
+    let queued = |status: &str, since: f64| (status.to_owned(), since);
+    let (status, changed) = match spec.outcome {
+        BatchOutcome::Expires if t >= timeout => {
+            job.end_time = Some(submitted + timeout);
+            queued("Expired", timeout)
+        }
+        _ if t < third => queued("Submitted", 0.0),
+        _ if t < 2.0 * third => queued("Validating", third),
+        BatchOutcome::Expires => queued("Scheduled", 2.0 * third),
+        _ if t < BATCH_QUEUED_FOR => queued("Scheduled", 2.0 * third),
+        BatchOutcome::Processed | BatchOutcome::FailsAt(..) => {
+            let stop = match spec.outcome {
+                BatchOutcome::FailsAt(share, _) => (spec.total as f64 * share).floor() as i64,
+                _ => spec.total,
+            };
+            // Progress is reported every ten seconds.
+            let running = ((t - BATCH_QUEUED_FOR) / 10.0).floor() * 10.0;
+            let processed = ((running * spec.per_second) as i64).min(stop);
+            let errors = if spec.error_every > 0 {
+                processed / spec.error_every
+            } else {
+                0
+            };
+            job.records = RecordCounts {
+                total: Some(spec.total),
+                processed: Some(processed),
+                success: Some(processed - errors),
+                error: Some(errors),
+            };
+            let done_at = BATCH_QUEUED_FOR + (stop as f64 / spec.per_second / 10.0).ceil() * 10.0;
+            if processed < stop {
+                ("InProgress".to_owned(), BATCH_QUEUED_FOR + running)
+            } else {
+                job.end_time = Some(submitted + done_at);
+                let status = match spec.outcome {
+                    BatchOutcome::FailsAt(_, message) => {
+                        job.message = Some(message.to_owned());
+                        "Failed"
+                    }
+                    _ if errors > 0 => "PartiallyCompleted",
+                    _ => "Completed",
+                };
+                (status.to_owned(), done_at)
+            }
+        }
+    };
+    job.status = Some(status);
+    job.last_modified_time = Some(submitted + changed);
+    job
+}
+
+impl Timeline {
+    /// Every evaluation job as it stands at `now`: those of the start, then one every
+    /// [`NEW_EVALUATION_EVERY`] seconds, each evaluating the model of a recent customization.
+    pub fn evaluation_jobs(&self, now: Instant) -> Vec<EvaluationJobRecord> {
+        let elapsed = self.elapsed(now);
+        let first = EVALUATIONS.iter().map(|spec| {
+            evaluation_at(
+                spec,
+                spec.name,
+                spec.id,
+                self.started_unix - spec.age,
+                spec.age + elapsed,
+            )
+        });
+        let started = (elapsed / NEW_EVALUATION_EVERY).floor() as usize;
+        let new = (1..=started).map(move |n| {
+            let spec = EvaluationSpec {
+                name: "",
+                id: "",
+                job_type: "Automated",
+                application_type: "ModelEvaluation",
+                age: 0.0,
+                runs_for: Some(NEW_EVALUATION_RUNS_FOR),
+                failure: (n % 3 == 0).then_some(
+                    "The evaluation dataset s3://demo-evaluation-data/support-prompts.jsonl has 3 records without a \"prompt\" field.",
+                ),
+            };
+            let created = n as f64 * NEW_EVALUATION_EVERY;
+            evaluation_at(
+                &spec,
+                &format!("support-bot-eval-{n:03}"),
+                &format!("evalrun{n:05}"),
+                self.started_unix + created,
+                elapsed - created,
+            )
+        });
+        first.chain(new).collect()
+    }
+
+    /// Every batch inference job as it stands at `now`: those of the start, then one every
+    /// [`NEW_BATCH_EVERY`] seconds.
+    pub fn batch_inference_jobs(&self, now: Instant) -> Vec<BatchInferenceJobRecord> {
+        let elapsed = self.elapsed(now);
+        let first = BATCHES.iter().map(|spec| {
+            batch_at(
+                spec,
+                spec.name,
+                spec.id,
+                self.started_unix - spec.age,
+                spec.age + elapsed,
+            )
+        });
+        let started = (elapsed / NEW_BATCH_EVERY).floor() as usize;
+        let new = (1..=started).map(move |n| {
+            let spec = &NEW_BATCHES[(n - 1) % NEW_BATCHES.len()];
+            let submitted = n as f64 * NEW_BATCH_EVERY;
+            batch_at(
+                spec,
+                &format!("{}-{n:03}", spec.name),
+                &format!("batchrun{n:04}"),
+                self.started_unix + submitted,
+                elapsed - submitted,
+            )
+        });
+        first.chain(new).collect()
+    }
+}
+
 /// The demo's AWS settings: static credentials, and its region.
 pub fn sdk_config() -> aws_config::SdkConfig {
     crate::bedrock::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
@@ -708,6 +1021,8 @@ pub fn config(endpoint_url: &str) -> Config {
                 (Kind::Model, Discovery::default()),
                 (Kind::Deployment, Discovery::default()),
                 (Kind::ProvisionedThroughput, Discovery::default()),
+                (Kind::EvaluationJob, Discovery::default()),
+                (Kind::BatchInferenceJob, Discovery::default()),
             ]),
         }],
         exclude_metrics: Vec::new(),
@@ -863,6 +1178,71 @@ mod tests {
         for pt in &pts {
             let arn = pt.provisioned_model_arn.as_deref().unwrap();
             assert!(crate::bedrock::kinds::provisioned_throughput::check_identifier(arn).is_ok());
+        }
+    }
+
+    #[test]
+    fn evaluation_and_batch_jobs_move_through_their_statuses() {
+        use crate::bedrock::kinds::{batch_inference_job, evaluation_job};
+        let start = Instant::now();
+        let timeline = Timeline::new(start);
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let evaluations = |secs| -> Vec<String> {
+            timeline
+                .evaluation_jobs(at(secs))
+                .into_iter()
+                .map(|j| j.status.unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(
+            evaluations(0),
+            ["Completed", "InProgress", "Failed", "InProgress"]
+        );
+        assert_eq!(evaluations(200)[1], "Completed");
+        // The third new evaluation fails once it has run.
+        let later = timeline.evaluation_jobs(at(3 * 240 + 200));
+        let third = later.last().unwrap();
+        assert_eq!(third.job_name.as_deref(), Some("support-bot-eval-003"));
+        assert_eq!(third.status.as_deref(), Some("Failed"));
+        assert!(third.failure_message.is_some());
+        for job in &later {
+            assert_eq!(
+                evaluation_job::check_identifier(job.job_arn.as_deref().unwrap()),
+                Ok(())
+            );
+        }
+
+        let batches = |secs| timeline.batch_inference_jobs(at(secs));
+        let statuses: Vec<_> = batches(0)
+            .into_iter()
+            .map(|j| j.status.unwrap_or_default())
+            .collect();
+        assert_eq!(
+            statuses,
+            ["Completed", "Submitted", "PartiallyCompleted", "Expired"]
+        );
+        let processed = |secs| batches(secs)[1].records.processed;
+        assert_eq!(processed(30), None);
+        assert!(
+            processed(120) < processed(240),
+            "{:?} then {:?}",
+            processed(120),
+            processed(240)
+        );
+        let done = &batches(400)[1];
+        assert_eq!(done.status.as_deref(), Some("Completed"));
+        assert_eq!(done.records.processed, Some(6000));
+        // The third new batch job fails part-way.
+        let failed = batches(3 * 300 + 200);
+        let third = failed.last().unwrap();
+        assert_eq!(third.job_name.as_deref(), Some("product-tags-003"));
+        assert_eq!(third.status.as_deref(), Some("Failed"));
+        assert_eq!(third.records.processed, Some(1600));
+        for job in &failed {
+            assert_eq!(
+                batch_inference_job::check_identifier(job.job_arn.as_deref().unwrap()),
+                Ok(())
+            );
         }
     }
 

@@ -83,7 +83,8 @@ pub fn read(
     } else {
         name
     };
-    if asked != identifier {
+    // A batch inference job asked for by its job id answers with its name and ARN.
+    if asked != identifier && !record.known_as(identifier) {
         let message = format!("the answer is for another resource: {arn}");
         return (
             Err(FetchError::new(

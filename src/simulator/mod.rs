@@ -517,11 +517,19 @@ impl Catalog {
         match self {
             Catalog::Fixed { records, names } => {
                 let name = names.get(identifier).map_or(identifier, String::as_str);
-                records.get(&(kind, name.to_owned())).cloned()
+                records.get(&(kind, name.to_owned())).cloned().or_else(|| {
+                    self.records(kind)
+                        .find(|r| r.known_as(identifier))
+                        .map(Cow::into_owned)
+                })
             }
             Catalog::Evolving(_) => self
                 .records(kind)
-                .find(|r| r.name() == Some(identifier) || r.arn() == Some(identifier))
+                .find(|r| {
+                    r.name() == Some(identifier)
+                        || r.arn() == Some(identifier)
+                        || r.known_as(identifier)
+                })
                 .map(Cow::into_owned),
         }
     }

@@ -168,9 +168,15 @@ pub trait KindRecord:
 
     /// The REST path its Get call puts the identifier under, where that is not its List call's
     /// path (provisioned throughputs: `/provisioned-model-throughput/{id}` beside
-    /// `/provisioned-model-throughputs`).
+    /// `/provisioned-model-throughputs`; batch inference jobs: `/model-invocation-job/{id}`).
     fn get_path() -> &'static str {
         Self::spec().path
+    }
+
+    /// Whether its Get call also takes `identifier`, neither its name nor its ARN (a batch
+    /// inference job's job id).
+    fn known_as(&self, _identifier: &str) -> bool {
+        false
     }
 }
 
@@ -310,6 +316,11 @@ macro_rules! kinds {
                 match self { $(Record::$variant(r) => r.matches(query)),+ }
             }
 
+            /// Whether its Get call also takes `identifier`, neither its name nor its ARN.
+            pub fn known_as(&self, identifier: &str) -> bool {
+                match self { $(Record::$variant(r) => r.known_as(identifier)),+ }
+            }
+
             /// Whether its status says it failed.
             pub fn is_failed(&self) -> bool {
                 self.status() == Some("Failed")
@@ -359,6 +370,8 @@ kinds! {
     Model => model::ModelRecord,
     Deployment => deployment::DeploymentRecord,
     ProvisionedThroughput => provisioned_throughput::ProvisionedThroughputRecord,
+    EvaluationJob => evaluation_job::EvaluationJobRecord,
+    BatchInferenceJob => batch_inference_job::BatchInferenceJobRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
