@@ -518,7 +518,7 @@ mod tests {
                                 &r.account.clone(),
                                 &r.region.clone(),
                             ),
-                            Kind::Model => model(&mut rng, &format!("model-{n}")),
+                            _ => model(&mut rng, &format!("model-{n}")),
                         };
                         r.read(record, f64::from(round));
                     }

@@ -281,7 +281,9 @@ impl Simulator {
         self.put(Record::Model(model));
     }
 
-    fn put(&self, record: Record) {
+    /// Adds or replaces (by name) a record of any kind. The demo's timeline is fixed: there it
+    /// does nothing.
+    pub fn put(&self, record: Record) {
         if let Catalog::Fixed { records, names } = &mut self.state().catalog {
             let name = record.name().unwrap_or_default().to_owned();
             if let Some(arn) = record.arn() {
@@ -605,7 +607,7 @@ fn matches(record: &Record, query: &ListQuery) -> bool {
     query
         .name_contains
         .as_deref()
-        .is_none_or(|part| record.name().is_some_and(|n| n.contains(part)))
+        .is_none_or(|part| record.filtered_name().is_some_and(|n| n.contains(part)))
         && query
             .created_after
             .is_none_or(|after| created.is_some_and(|c| c > after))

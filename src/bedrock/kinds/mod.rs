@@ -163,6 +163,12 @@ pub trait KindRecord:
     fn matches(&self, _query: &ListQuery) -> bool {
         true
     }
+
+    /// What its List call's name filter ([`ListQuery::name_contains`]) looks at: its name,
+    /// or for a kind without a name of its own another one (a copy job's target model name).
+    fn filtered_name(&self) -> Option<&str> {
+        self.name()
+    }
 }
 
 /// Declares the kinds: each `Variant => module::Record`. Generates [`Kind`], [`Record`] and the
@@ -292,6 +298,11 @@ macro_rules! kinds {
             /// Whether it passes the filters only its kind has.
             pub fn matches(&self, query: &ListQuery) -> bool {
                 match self { $(Record::$variant(r) => r.matches(query)),+ }
+            }
+
+            /// What its kind's name filter looks at.
+            pub fn filtered_name(&self) -> Option<&str> {
+                match self { $(Record::$variant(r) => r.filtered_name()),+ }
             }
 
             /// Whether its status says it failed.
