@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::bedrock::kinds::ImportJobRecord;
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
 use crate::poller::unix_seconds;
@@ -239,6 +240,10 @@ impl simulator::Timeline for Timeline {
         match kind {
             Kind::Job => self.jobs(now).into_iter().map(Record::Job).collect(),
             Kind::Model => self.models(now).into_iter().map(Record::Model).collect(),
+            Kind::ImportJob => import_jobs(self.started_unix, self.elapsed(now))
+                .into_iter()
+                .map(Record::ImportJob)
+                .collect(),
         }
     }
 }
@@ -497,6 +502,111 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// Model import jobs: a few of the start, then one every [`NEW_IMPORT_EVERY`], each taking
+/// [`IMPORT_TAKES`]; every third of those fails (so the failure alert has something to show).
+const IMPORT_JOBS: &[ImportSpec] = &[
+    ImportSpec { name: "import-llama-3-1-8b-support", id: "imp0a1b2c3d4", model: "llama-3-1-8b-support", age: 3000.0, fails: None },
+    ImportSpec { name: "import-mistral-7b-legal", id: "imp1b2c3d4e5", model: "mistral-7b-legal", age: 60.0, fails: None },
+    ImportSpec { name: "import-qwen-2-5-7b-bad-weights", id: "imp2c3d4e5f6", model: "qwen-2-5-7b-chat", age: 1200.0,
+        fails: Some("The model weights in s3://demo-model-import/qwen-2-5-7b-chat/ are not in safetensors format.") },
+];
+/// A new import job starts this often.
+const NEW_IMPORT_EVERY: f64 = 300.0;
+/// How long an import job runs.
+const IMPORT_TAKES: f64 = 240.0;
+
+/// One demo import job, and the imported model it makes.
+#[derive(Debug)]
+struct ImportSpec {
+    name: &'static str,
+    id: &'static str,
+    model: &'static str,
+    /// How long before the demo started it was created.
+    age: f64,
+    fails: Option<&'static str>,
+}
+
+/// Every import job `elapsed` seconds into the demo: those of the start, then those started since.
+fn import_jobs(started_unix: f64, elapsed: f64) -> Vec<ImportJobRecord> {
+    let first = IMPORT_JOBS.iter().map(|spec| {
+        import_job_at(
+            spec.name,
+            spec.id,
+            spec.model,
+            spec.fails,
+            started_unix - spec.age,
+            spec.age + elapsed,
+        )
+    });
+    let started = (elapsed / NEW_IMPORT_EVERY).floor() as usize;
+    let new = (1..=started).map(move |n| {
+        let name = format!("import-llama-run-{n:03}");
+        let model = format!("llama-run-{n:03}");
+        let fails = (n % 3 == 0)
+            .then_some("The model configuration config.json is missing from the import location.");
+        let created = started_unix + n as f64 * NEW_IMPORT_EVERY;
+        import_job_at(
+            &name,
+            &format!("imp{n:09}"),
+            &model,
+            fails,
+            created,
+            elapsed - n as f64 * NEW_IMPORT_EVERY,
+        )
+    });
+    first.chain(new).collect()
+}
+
+/// An import job `t` seconds after its creation at `created` (Unix seconds).
+fn import_job_at(
+    name: &str,
+    id: &str,
+    model: &str,
+    fails: Option<&str>,
+    created: f64,
+    t: f64,
+) -> ImportJobRecord {
+    let mut job = ImportJobRecord {
+        job_arn: Some(format!(
+            "arn:aws:bedrock:{REGION}:{ACCOUNT}:model-import-job/{id}"
+        )),
+        job_name: Some(name.to_owned()),
+        imported_model_name: Some(model.to_owned()),
+        status: Some("InProgress".to_owned()),
+        creation_time: Some(created),
+        last_modified_time: Some(created),
+        ..ImportJobRecord::default()
+    };
+    // A failing job gives up a third of the way in.
+    let takes = if fails.is_some() {
+        IMPORT_TAKES / 3.0
+    } else {
+        IMPORT_TAKES
+    };
+    if t >= takes {
+        let end = created + takes;
+        job.end_time = Some(end);
+        job.last_modified_time = Some(end);
+        match fails {
+            Some(message) => {
+                job.status = Some("Failed".to_owned());
+                job.failure_message = Some(message.to_owned());
+            }
+            None => {
+                job.status = Some("Completed".to_owned());
+                job.imported_model_arn = Some(imported_model_arn(id));
+            }
+        }
+    }
+    job
+}
+
+/// The imported model an import job makes: its id is the job's, reversed.
+fn imported_model_arn(job_id: &str) -> String {
+    let id: String = job_id.chars().rev().collect();
+    format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:imported-model/{id}")
+}
+
 /// The demo's AWS settings: static credentials, and its region.
 pub fn sdk_config() -> aws_config::SdkConfig {
     crate::bedrock::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
@@ -530,6 +640,13 @@ pub fn config(endpoint_url: &str) -> Config {
                     },
                 ),
                 (Kind::Model, Discovery::default()),
+                (
+                    Kind::ImportJob,
+                    Discovery {
+                        created_within: Some(CREATED_WITHIN),
+                        ..Discovery::default()
+                    },
+                ),
             ]),
         }],
         exclude_metrics: Vec::new(),
@@ -633,6 +750,38 @@ mod tests {
             .find(|j| j.job_name.as_deref() == Some("intent-classifier-ft-run-004"))
             .unwrap();
         assert_eq!(fourth.status.as_deref(), Some("Failed"));
+    }
+
+    #[test]
+    fn import_jobs_run_complete_and_fail() {
+        let statuses = |elapsed: f64| -> Vec<String> {
+            import_jobs(1_793_534_400.0, elapsed)
+                .into_iter()
+                .map(|j| j.status.unwrap_or_default())
+                .collect()
+        };
+        let first = statuses(0.0);
+        for status in ["InProgress", "Completed", "Failed"] {
+            assert!(first.iter().any(|s| s == status), "{status}: {first:?}");
+        }
+        // The third new import job fails.
+        let later = import_jobs(1_793_534_400.0, 3.0 * NEW_IMPORT_EVERY + IMPORT_TAKES);
+        assert_eq!(later.len(), IMPORT_JOBS.len() + 3);
+        assert_eq!(
+            later[IMPORT_JOBS.len()].status.as_deref(),
+            Some("Completed")
+        );
+        assert_eq!(
+            later[IMPORT_JOBS.len() + 2].status.as_deref(),
+            Some("Failed")
+        );
+        for job in &later {
+            let arn = job.job_arn.as_deref().unwrap_or_default();
+            assert_eq!(
+                crate::bedrock::kinds::import_job::check_identifier(arn),
+                Ok(())
+            );
+        }
     }
 
     #[test]

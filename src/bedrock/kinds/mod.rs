@@ -352,6 +352,7 @@ macro_rules! kinds {
 kinds! {
     Job => job::JobRecord,
     Model => model::ModelRecord,
+    ImportJob => import_job::ImportJobRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
