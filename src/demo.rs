@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::bedrock::kinds::ImportJobRecord;
+use crate::bedrock::kinds::{CopyJobRecord, ImportJobRecord};
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
 use crate::poller::unix_seconds;
@@ -243,6 +243,10 @@ impl simulator::Timeline for Timeline {
             Kind::ImportJob => import_jobs(self.started_unix, self.elapsed(now))
                 .into_iter()
                 .map(Record::ImportJob)
+                .collect(),
+            Kind::CopyJob => copy_jobs(self.started_unix, self.elapsed(now))
+                .into_iter()
+                .map(Record::CopyJob)
                 .collect(),
         }
     }
@@ -607,6 +611,99 @@ fn imported_model_arn(job_id: &str) -> String {
     format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:imported-model/{id}")
 }
 
+/// Model copy jobs: custom models of the team's training account copied into this one. One of
+/// the start is done; then one starts every [`NEW_COPY_EVERY`] and takes [`COPY_TAKES`]; every
+/// fourth fails (the source model's KMS key is not shared).
+const SOURCE_ACCOUNT: &str = "210987654321";
+const COPY_JOBS: &[CopySpec] = &[
+    CopySpec {
+        id: "cpy0a1b2c3d4",
+        model: "support-bot-v3",
+        source_id: "s0a1b2c3d4e5",
+        age: 2400.0,
+        fails: false,
+    },
+    CopySpec {
+        id: "cpy1b2c3d4e5",
+        model: "legal-cpt-v2",
+        source_id: "s1b2c3d4e5f6",
+        age: 30.0,
+        fails: false,
+    },
+];
+const NEW_COPY_EVERY: f64 = 420.0;
+const COPY_TAKES: f64 = 150.0;
+
+/// One demo copy job.
+#[derive(Debug)]
+struct CopySpec {
+    id: &'static str,
+    model: &'static str,
+    source_id: &'static str,
+    age: f64,
+    fails: bool,
+}
+
+/// Every copy job `elapsed` seconds into the demo.
+fn copy_jobs(started_unix: f64, elapsed: f64) -> Vec<CopyJobRecord> {
+    let first = COPY_JOBS.iter().map(|spec| {
+        let created = started_unix - spec.age;
+        copy_job_at(
+            spec.id,
+            spec.model,
+            spec.source_id,
+            spec.fails,
+            created,
+            spec.age + elapsed,
+        )
+    });
+    let started = (elapsed / NEW_COPY_EVERY).floor() as usize;
+    let new = (1..=started).map(move |n| {
+        let created = started_unix + n as f64 * NEW_COPY_EVERY;
+        let model = format!("support-bot-nightly-{n:03}");
+        let (id, source) = (format!("cpy{n:09}"), format!("src{n:09}"));
+        copy_job_at(
+            &id,
+            &model,
+            &source,
+            n % 4 == 0,
+            created,
+            elapsed - n as f64 * NEW_COPY_EVERY,
+        )
+    });
+    first.chain(new).collect()
+}
+
+/// A copy job `t` seconds after its creation at `created` (Unix seconds).
+fn copy_job_at(
+    id: &str,
+    model: &str,
+    source_id: &str,
+    fails: bool,
+    created: f64,
+    t: f64,
+) -> CopyJobRecord {
+    let status = match (t >= COPY_TAKES, fails) {
+        (false, _) => "InProgress",
+        (true, false) => "Completed",
+        (true, true) => "Failed",
+    };
+    let target_id: String = id.chars().rev().collect();
+    CopyJobRecord {
+        job_arn: Some(format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:model-copy-job/{id}")),
+        status: Some(status.to_owned()),
+        creation_time: Some(created),
+        target_model_arn: Some(model_arn(TITAN, &target_id)),
+        target_model_name: Some(model.to_owned()),
+        source_account_id: Some(SOURCE_ACCOUNT.to_owned()),
+        source_model_arn: Some(format!("arn:aws:bedrock:{REGION}:{SOURCE_ACCOUNT}:custom-model/{TITAN}/{source_id}")),
+        source_model_name: Some(model.to_owned()),
+        failure_message: (status == "Failed").then(|| {
+            format!("The KMS key of source model {model} in account {SOURCE_ACCOUNT} is not shared with account {ACCOUNT}.")
+        }),
+    }
+}
+
 /// The demo's AWS settings: static credentials, and its region.
 pub fn sdk_config() -> aws_config::SdkConfig {
     crate::bedrock::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
@@ -642,6 +739,13 @@ pub fn config(endpoint_url: &str) -> Config {
                 (Kind::Model, Discovery::default()),
                 (
                     Kind::ImportJob,
+                    Discovery {
+                        created_within: Some(CREATED_WITHIN),
+                        ..Discovery::default()
+                    },
+                ),
+                (
+                    Kind::CopyJob,
                     Discovery {
                         created_within: Some(CREATED_WITHIN),
                         ..Discovery::default()
@@ -779,6 +883,27 @@ mod tests {
             let arn = job.job_arn.as_deref().unwrap_or_default();
             assert_eq!(
                 crate::bedrock::kinds::import_job::check_identifier(arn),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn copy_jobs_run_complete_and_fail() {
+        let later = copy_jobs(1_793_534_400.0, 4.0 * NEW_COPY_EVERY + COPY_TAKES);
+        assert_eq!(later.len(), COPY_JOBS.len() + 4);
+        let statuses: Vec<&str> = later.iter().filter_map(|j| j.status.as_deref()).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == "Failed").count(),
+            1,
+            "{statuses:?}"
+        );
+        let first = copy_jobs(1_793_534_400.0, 0.0);
+        assert_eq!(first[1].status.as_deref(), Some("InProgress"));
+        for job in later.iter().chain(&first) {
+            let arn = job.job_arn.as_deref().unwrap_or_default();
+            assert_eq!(
+                crate::bedrock::kinds::copy_job::check_identifier(arn),
                 Ok(())
             );
         }

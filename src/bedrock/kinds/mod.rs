@@ -353,6 +353,7 @@ kinds! {
     Job => job::JobRecord,
     Model => model::ModelRecord,
     ImportJob => import_job::ImportJobRecord,
+    CopyJob => copy_job::CopyJobRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
