@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::bedrock::kinds::{CopyJobRecord, ImportJobRecord};
+use crate::bedrock::kinds::{CopyJobRecord, ImportJobRecord, ImportedModelRecord};
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
 use crate::poller::unix_seconds;
@@ -247,6 +247,10 @@ impl simulator::Timeline for Timeline {
             Kind::CopyJob => copy_jobs(self.started_unix, self.elapsed(now))
                 .into_iter()
                 .map(Record::CopyJob)
+                .collect(),
+            Kind::ImportedModel => imported_models(self.started_unix, self.elapsed(now))
+                .into_iter()
+                .map(Record::ImportedModel)
                 .collect(),
         }
     }
@@ -704,6 +708,33 @@ fn copy_job_at(
     }
 }
 
+/// The imported models: one for each import job that completed, created as it ended.
+fn imported_models(started_unix: f64, elapsed: f64) -> Vec<ImportedModelRecord> {
+    import_jobs(started_unix, elapsed)
+        .into_iter()
+        .filter(|job| job.status.as_deref() == Some("Completed"))
+        .map(|job| {
+            let name = job.imported_model_name.clone().unwrap_or_default();
+            // What the weights are decides the architecture and how many units a copy takes.
+            let (architecture, units) = match name.split('-').next() {
+                Some("mistral") => ("mistral", 1),
+                Some("qwen") => ("qwen2", 2),
+                _ => ("llama3", 2),
+            };
+            ImportedModelRecord {
+                model_arn: job.imported_model_arn.clone(),
+                model_name: Some(name),
+                job_name: job.job_name.clone(),
+                job_arn: job.job_arn.clone(),
+                creation_time: job.end_time,
+                model_architecture: Some(architecture.to_owned()),
+                instruct_supported: Some(true),
+                custom_model_units: Some(units),
+            }
+        })
+        .collect()
+}
+
 /// The demo's AWS settings: static credentials, and its region.
 pub fn sdk_config() -> aws_config::SdkConfig {
     crate::bedrock::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
@@ -751,6 +782,7 @@ pub fn config(endpoint_url: &str) -> Config {
                         ..Discovery::default()
                     },
                 ),
+                (Kind::ImportedModel, Discovery::default()),
             ]),
         }],
         exclude_metrics: Vec::new(),
@@ -904,6 +936,22 @@ mod tests {
             let arn = job.job_arn.as_deref().unwrap_or_default();
             assert_eq!(
                 crate::bedrock::kinds::copy_job::check_identifier(arn),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn completed_import_jobs_make_imported_models() {
+        let models = imported_models(1_793_534_400.0, 0.0);
+        assert_eq!(models.len(), 1, "{models:?}");
+        let later = imported_models(1_793_534_400.0, NEW_IMPORT_EVERY + IMPORT_TAKES);
+        assert_eq!(later.len(), 3, "{later:?}");
+        for model in &later {
+            assert!(model.custom_model_units.is_some_and(|u| u > 0));
+            let arn = model.model_arn.as_deref().unwrap_or_default();
+            assert_eq!(
+                crate::bedrock::kinds::imported_model::check_identifier(arn),
                 Ok(())
             );
         }

@@ -354,6 +354,7 @@ kinds! {
     Model => model::ModelRecord,
     ImportJob => import_job::ImportJobRecord,
     CopyJob => copy_job::CopyJobRecord,
+    ImportedModel => imported_model::ImportedModelRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
