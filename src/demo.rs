@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::bedrock::kinds::batch_inference_job::RecordCounts;
 use crate::bedrock::kinds::customization::Customization;
 use crate::bedrock::kinds::{BatchInferenceJobRecord, EvaluationJobRecord};
+use crate::bedrock::kinds::{CopyJobRecord, ImportJobRecord, ImportedModelRecord};
 use crate::bedrock::kinds::{DeploymentRecord, ProvisionedThroughputRecord};
 use crate::bedrock::{JobRecord, Kind, ModelRecord, Record, StatusDetails};
 use crate::config::{Config, Discover, Discovery, Target};
@@ -262,6 +263,18 @@ impl simulator::Timeline for Timeline {
                 .batch_inference_jobs(now)
                 .into_iter()
                 .map(Record::from)
+                .collect(),
+            Kind::ImportJob => import_jobs(self.started_unix, self.elapsed(now))
+                .into_iter()
+                .map(Record::ImportJob)
+                .collect(),
+            Kind::CopyJob => copy_jobs(self.started_unix, self.elapsed(now))
+                .into_iter()
+                .map(Record::CopyJob)
+                .collect(),
+            Kind::ImportedModel => imported_models(self.started_unix, self.elapsed(now))
+                .into_iter()
+                .map(Record::ImportedModel)
                 .collect(),
         }
     }
@@ -986,6 +999,231 @@ impl Timeline {
     }
 }
 
+/// Model import jobs: a few of the start, then one every [`NEW_IMPORT_EVERY`], each taking
+/// [`IMPORT_TAKES`]; every third of those fails (so the failure alert has something to show).
+const IMPORT_JOBS: &[ImportSpec] = &[
+    ImportSpec { name: "import-llama-3-1-8b-support", id: "imp0a1b2c3d4", model: "llama-3-1-8b-support", age: 3000.0, fails: None },
+    ImportSpec { name: "import-mistral-7b-legal", id: "imp1b2c3d4e5", model: "mistral-7b-legal", age: 60.0, fails: None },
+    ImportSpec { name: "import-qwen-2-5-7b-bad-weights", id: "imp2c3d4e5f6", model: "qwen-2-5-7b-chat", age: 1200.0,
+        fails: Some("The model weights in s3://demo-model-import/qwen-2-5-7b-chat/ are not in safetensors format.") },
+];
+/// A new import job starts this often.
+const NEW_IMPORT_EVERY: f64 = 300.0;
+/// How long an import job runs.
+const IMPORT_TAKES: f64 = 240.0;
+
+/// One demo import job, and the imported model it makes.
+#[derive(Debug)]
+struct ImportSpec {
+    name: &'static str,
+    id: &'static str,
+    model: &'static str,
+    /// How long before the demo started it was created.
+    age: f64,
+    fails: Option<&'static str>,
+}
+
+/// Every import job `elapsed` seconds into the demo: those of the start, then those started since.
+fn import_jobs(started_unix: f64, elapsed: f64) -> Vec<ImportJobRecord> {
+    let first = IMPORT_JOBS.iter().map(|spec| {
+        import_job_at(
+            spec.name,
+            spec.id,
+            spec.model,
+            spec.fails,
+            started_unix - spec.age,
+            spec.age + elapsed,
+        )
+    });
+    let started = (elapsed / NEW_IMPORT_EVERY).floor() as usize;
+    let new = (1..=started).map(move |n| {
+        let name = format!("import-llama-run-{n:03}");
+        let model = format!("llama-run-{n:03}");
+        let fails = (n % 3 == 0)
+            .then_some("The model configuration config.json is missing from the import location.");
+        let created = started_unix + n as f64 * NEW_IMPORT_EVERY;
+        import_job_at(
+            &name,
+            &format!("imp{n:09}"),
+            &model,
+            fails,
+            created,
+            elapsed - n as f64 * NEW_IMPORT_EVERY,
+        )
+    });
+    first.chain(new).collect()
+}
+
+/// An import job `t` seconds after its creation at `created` (Unix seconds).
+fn import_job_at(
+    name: &str,
+    id: &str,
+    model: &str,
+    fails: Option<&str>,
+    created: f64,
+    t: f64,
+) -> ImportJobRecord {
+    let mut job = ImportJobRecord {
+        job_arn: Some(format!(
+            "arn:aws:bedrock:{REGION}:{ACCOUNT}:model-import-job/{id}"
+        )),
+        job_name: Some(name.to_owned()),
+        imported_model_name: Some(model.to_owned()),
+        status: Some("InProgress".to_owned()),
+        creation_time: Some(created),
+        last_modified_time: Some(created),
+        ..ImportJobRecord::default()
+    };
+    // A failing job gives up a third of the way in.
+    let takes = if fails.is_some() {
+        IMPORT_TAKES / 3.0
+    } else {
+        IMPORT_TAKES
+    };
+    if t >= takes {
+        let end = created + takes;
+        job.end_time = Some(end);
+        job.last_modified_time = Some(end);
+        match fails {
+            Some(message) => {
+                job.status = Some("Failed".to_owned());
+                job.failure_message = Some(message.to_owned());
+            }
+            None => {
+                job.status = Some("Completed".to_owned());
+                job.imported_model_arn = Some(imported_model_arn(id));
+            }
+        }
+    }
+    job
+}
+
+/// The imported model an import job makes: its id is the job's, reversed.
+fn imported_model_arn(job_id: &str) -> String {
+    let id: String = job_id.chars().rev().collect();
+    format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:imported-model/{id}")
+}
+
+/// Model copy jobs: custom models of the team's training account copied into this one. One of
+/// the start is done; then one starts every [`NEW_COPY_EVERY`] and takes [`COPY_TAKES`]; every
+/// fourth fails (the source model's KMS key is not shared).
+const SOURCE_ACCOUNT: &str = "210987654321";
+const COPY_JOBS: &[CopySpec] = &[
+    CopySpec {
+        id: "cpy0a1b2c3d4",
+        model: "support-bot-v3",
+        source_id: "s0a1b2c3d4e5",
+        age: 2400.0,
+        fails: false,
+    },
+    CopySpec {
+        id: "cpy1b2c3d4e5",
+        model: "legal-cpt-v2",
+        source_id: "s1b2c3d4e5f6",
+        age: 30.0,
+        fails: false,
+    },
+];
+const NEW_COPY_EVERY: f64 = 420.0;
+const COPY_TAKES: f64 = 150.0;
+
+/// One demo copy job.
+#[derive(Debug)]
+struct CopySpec {
+    id: &'static str,
+    model: &'static str,
+    source_id: &'static str,
+    age: f64,
+    fails: bool,
+}
+
+/// Every copy job `elapsed` seconds into the demo.
+fn copy_jobs(started_unix: f64, elapsed: f64) -> Vec<CopyJobRecord> {
+    let first = COPY_JOBS.iter().map(|spec| {
+        let created = started_unix - spec.age;
+        copy_job_at(
+            spec.id,
+            spec.model,
+            spec.source_id,
+            spec.fails,
+            created,
+            spec.age + elapsed,
+        )
+    });
+    let started = (elapsed / NEW_COPY_EVERY).floor() as usize;
+    let new = (1..=started).map(move |n| {
+        let created = started_unix + n as f64 * NEW_COPY_EVERY;
+        let model = format!("support-bot-nightly-{n:03}");
+        let (id, source) = (format!("cpy{n:09}"), format!("src{n:09}"));
+        copy_job_at(
+            &id,
+            &model,
+            &source,
+            n % 4 == 0,
+            created,
+            elapsed - n as f64 * NEW_COPY_EVERY,
+        )
+    });
+    first.chain(new).collect()
+}
+
+/// A copy job `t` seconds after its creation at `created` (Unix seconds).
+fn copy_job_at(
+    id: &str,
+    model: &str,
+    source_id: &str,
+    fails: bool,
+    created: f64,
+    t: f64,
+) -> CopyJobRecord {
+    let status = match (t >= COPY_TAKES, fails) {
+        (false, _) => "InProgress",
+        (true, false) => "Completed",
+        (true, true) => "Failed",
+    };
+    let target_id: String = id.chars().rev().collect();
+    CopyJobRecord {
+        job_arn: Some(format!("arn:aws:bedrock:{REGION}:{ACCOUNT}:model-copy-job/{id}")),
+        status: Some(status.to_owned()),
+        creation_time: Some(created),
+        target_model_arn: Some(model_arn(TITAN, &target_id)),
+        target_model_name: Some(model.to_owned()),
+        source_account_id: Some(SOURCE_ACCOUNT.to_owned()),
+        source_model_arn: Some(format!("arn:aws:bedrock:{REGION}:{SOURCE_ACCOUNT}:custom-model/{TITAN}/{source_id}")),
+        source_model_name: Some(model.to_owned()),
+        failure_message: (status == "Failed").then(|| {
+            format!("The KMS key of source model {model} in account {SOURCE_ACCOUNT} is not shared with account {ACCOUNT}.")
+        }),
+    }
+}
+
+/// The imported models: one for each import job that completed, created as it ended.
+fn imported_models(started_unix: f64, elapsed: f64) -> Vec<ImportedModelRecord> {
+    import_jobs(started_unix, elapsed)
+        .into_iter()
+        .filter(|job| job.status.as_deref() == Some("Completed"))
+        .map(|job| {
+            let name = job.imported_model_name.clone().unwrap_or_default();
+            // What the weights are decides the architecture and how many units a copy takes.
+            let (architecture, units) = match name.split('-').next() {
+                Some("mistral") => ("mistral", 1),
+                Some("qwen") => ("qwen2", 2),
+                _ => ("llama3", 2),
+            };
+            ImportedModelRecord {
+                model_arn: job.imported_model_arn.clone(),
+                model_name: Some(name),
+                job_name: job.job_name.clone(),
+                job_arn: job.job_arn.clone(),
+                creation_time: job.end_time,
+                model_architecture: Some(architecture.to_owned()),
+                instruct_supported: Some(true),
+                custom_model_units: Some(units),
+            }
+        })
+        .collect()
+}
+
 /// The demo's AWS settings: static credentials, and its region.
 pub fn sdk_config() -> aws_config::SdkConfig {
     crate::bedrock::aws::static_config(REGION, "AKIADEMODEMODEMODEMO", "demo-secret-access-key")
@@ -1023,6 +1261,21 @@ pub fn config(endpoint_url: &str) -> Config {
                 (Kind::ProvisionedThroughput, Discovery::default()),
                 (Kind::EvaluationJob, Discovery::default()),
                 (Kind::BatchInferenceJob, Discovery::default()),
+                (
+                    Kind::ImportJob,
+                    Discovery {
+                        created_within: Some(CREATED_WITHIN),
+                        ..Discovery::default()
+                    },
+                ),
+                (
+                    Kind::CopyJob,
+                    Discovery {
+                        created_within: Some(CREATED_WITHIN),
+                        ..Discovery::default()
+                    },
+                ),
+                (Kind::ImportedModel, Discovery::default()),
             ]),
         }],
         exclude_metrics: Vec::new(),
@@ -1241,6 +1494,75 @@ mod tests {
         for job in &failed {
             assert_eq!(
                 batch_inference_job::check_identifier(job.job_arn.as_deref().unwrap()),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn import_jobs_run_complete_and_fail() {
+        let statuses = |elapsed: f64| -> Vec<String> {
+            import_jobs(1_793_534_400.0, elapsed)
+                .into_iter()
+                .map(|j| j.status.unwrap_or_default())
+                .collect()
+        };
+        let first = statuses(0.0);
+        for status in ["InProgress", "Completed", "Failed"] {
+            assert!(first.iter().any(|s| s == status), "{status}: {first:?}");
+        }
+        // The third new import job fails.
+        let later = import_jobs(1_793_534_400.0, 3.0 * NEW_IMPORT_EVERY + IMPORT_TAKES);
+        assert_eq!(later.len(), IMPORT_JOBS.len() + 3);
+        assert_eq!(
+            later[IMPORT_JOBS.len()].status.as_deref(),
+            Some("Completed")
+        );
+        assert_eq!(
+            later[IMPORT_JOBS.len() + 2].status.as_deref(),
+            Some("Failed")
+        );
+        for job in &later {
+            let arn = job.job_arn.as_deref().unwrap_or_default();
+            assert_eq!(
+                crate::bedrock::kinds::import_job::check_identifier(arn),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn copy_jobs_run_complete_and_fail() {
+        let later = copy_jobs(1_793_534_400.0, 4.0 * NEW_COPY_EVERY + COPY_TAKES);
+        assert_eq!(later.len(), COPY_JOBS.len() + 4);
+        let statuses: Vec<&str> = later.iter().filter_map(|j| j.status.as_deref()).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == "Failed").count(),
+            1,
+            "{statuses:?}"
+        );
+        let first = copy_jobs(1_793_534_400.0, 0.0);
+        assert_eq!(first[1].status.as_deref(), Some("InProgress"));
+        for job in later.iter().chain(&first) {
+            let arn = job.job_arn.as_deref().unwrap_or_default();
+            assert_eq!(
+                crate::bedrock::kinds::copy_job::check_identifier(arn),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn completed_import_jobs_make_imported_models() {
+        let models = imported_models(1_793_534_400.0, 0.0);
+        assert_eq!(models.len(), 1, "{models:?}");
+        let later = imported_models(1_793_534_400.0, NEW_IMPORT_EVERY + IMPORT_TAKES);
+        assert_eq!(later.len(), 3, "{later:?}");
+        for model in &later {
+            assert!(model.custom_model_units.is_some_and(|u| u > 0));
+            let arn = model.model_arn.as_deref().unwrap_or_default();
+            assert_eq!(
+                crate::bedrock::kinds::imported_model::check_identifier(arn),
                 Ok(())
             );
         }

@@ -616,7 +616,7 @@ fn matches(record: &Record, query: &ListQuery) -> bool {
     query
         .name_contains
         .as_deref()
-        .is_none_or(|part| record.name().is_some_and(|n| n.contains(part)))
+        .is_none_or(|part| record.filtered_name().is_some_and(|n| n.contains(part)))
         && query
             .created_after
             .is_none_or(|after| created.is_some_and(|c| c > after))

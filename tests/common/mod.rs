@@ -489,3 +489,30 @@ pub fn line_diff(old: &str, new: &str) -> String {
     }
     out
 }
+
+/// `/metrics` after one scheduled poll cycle of `target` against `sim`, through the real SDK.
+/// Unlike [`Poller::poll_all`], which reads everything once, a scheduled cycle reads only what
+/// is due: a discovered resource whose summary lacks nothing is not read with Get.
+pub async fn metrics_after_one_cycle(sim: &Simulator, target: &Target) -> String {
+    let sim_server = sim.spawn().await.unwrap();
+    let source = aws_source(&sim_server.endpoint_url(), Duration::from_secs(30)).await;
+    let telemetry = Telemetry::new().unwrap();
+    let schedule = Schedule {
+        interval: Duration::from_secs(60),
+        terminal_interval: Duration::from_secs(600),
+        concurrency: 4,
+        request_timeout: Duration::from_secs(30),
+    };
+    let poller = Poller::new(
+        vec![PolledTarget::new(source, REGION, target)],
+        schedule,
+        &[],
+        telemetry.clone(),
+    );
+    let server = Server::start(&poller, telemetry, None, Security::plain()).await;
+    run_cycles(poller, 1).await;
+    let text = get(server.addr, "/metrics").await.text();
+    server.stop().await;
+    deadline("the simulator to shut down", sim_server.shutdown()).await;
+    text
+}

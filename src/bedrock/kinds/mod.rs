@@ -178,6 +178,12 @@ pub trait KindRecord:
     fn known_as(&self, _identifier: &str) -> bool {
         false
     }
+
+    /// What its List call's name filter ([`ListQuery::name_contains`]) looks at: its name,
+    /// or for a kind without a name of its own another one (a copy job's target model name).
+    fn filtered_name(&self) -> Option<&str> {
+        self.name()
+    }
 }
 
 /// Declares the kinds: each `Variant => module::Record`. Generates [`Kind`], [`Record`] and the
@@ -321,6 +327,11 @@ macro_rules! kinds {
                 match self { $(Record::$variant(r) => r.known_as(identifier)),+ }
             }
 
+            /// What its kind's name filter looks at.
+            pub fn filtered_name(&self) -> Option<&str> {
+                match self { $(Record::$variant(r) => r.filtered_name()),+ }
+            }
+
             /// Whether its status says it failed.
             pub fn is_failed(&self) -> bool {
                 self.status() == Some("Failed")
@@ -372,6 +383,9 @@ kinds! {
     ProvisionedThroughput => provisioned_throughput::ProvisionedThroughputRecord,
     EvaluationJob => evaluation_job::EvaluationJobRecord,
     BatchInferenceJob => batch_inference_job::BatchInferenceJobRecord,
+    ImportJob => import_job::ImportJobRecord,
+    CopyJob => copy_job::CopyJobRecord,
+    ImportedModel => imported_model::ImportedModelRecord,
 }
 
 /// The operations the exporter calls: each kind's List and Get.
