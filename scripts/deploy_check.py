@@ -73,6 +73,10 @@ IAM_POLICY = "deploy/iam/policy.json"
 API_MODEL = "tests/reference/bedrock-2023-04-20.service.json"
 IAM_TRUST_IRSA = "deploy/iam/trust-policy-irsa.json"
 IAM_TRUST_POD_IDENTITY = "deploy/iam/trust-policy-pod-identity.json"
+# The role the exporter assumes in each account (CloudFormation, usable as a StackSet), and the
+# policy of the future `organizations` block's ListAccounts.
+IAM_MEMBER_ROLE = "deploy/iam/member-role.cfn.yaml"
+IAM_ORGANIZATION_READER = "deploy/iam/organization-reader-policy.json"
 DASHBOARD = "deploy/grafana/bedrock-exporter.json"
 DEFAULT_PORT = 10025
 TELEMETRY_PATH = "/metrics"
@@ -1155,6 +1159,61 @@ def check_trust_policies():
             problem(IAM_TRUST_POD_IDENTITY, "needs one statement: Allow pods.eks.amazonaws.com sts:AssumeRole and "
                                             f"sts:TagSession, not {allowed}")
 
+class CloudFormationLoader(yaml.SafeLoader):
+    """YAML of a CloudFormation template: a short-form intrinsic (!Ref X) becomes its long form
+    ({"Ref": X}, {"Fn::If": [...]})."""
+
+
+def _intrinsic(loader, suffix, node):
+    name = suffix if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def check_member_role():
+    """The member role's template grants policy.json, statement for statement, to a role that
+    trusts only the exporter's role (its parameter); organization-reader-policy.json allows
+    organizations:ListAccounts and nothing else."""
+    try:
+        template = yaml.load(read(IAM_MEMBER_ROLE), Loader=CloudFormationLoader)
+    except yaml.YAMLError as e:
+        problem(IAM_MEMBER_ROLE, f"is not YAML: {e}")
+        return
+    roles = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::IAM::Role"]
+    if len(roles) != 1:
+        problem(IAM_MEMBER_ROLE, f"needs one AWS::IAM::Role, has {len(roles)}")
+        return
+    properties = roles[0].get("Properties", {})
+    policies = properties.get("Policies", [])
+    documents = [p.get("PolicyDocument") for p in policies]
+    policy = load_policy(IAM_POLICY)
+    if policy is not None and documents != [policy]:
+        problem(IAM_MEMBER_ROLE, f"the role's inline policy must be {IAM_POLICY}, statement for statement "
+                                 f"(keep the two in step), not {documents}")
+    trust = properties.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+    principals = [(s.get("Effect"), s.get("Principal"), s.get("Action")) for s in trust]
+    if principals != [("Allow", {"AWS": {"Ref": "ExporterRoleArn"}}, "sts:AssumeRole")]:
+        problem(IAM_MEMBER_ROLE, f"must trust only the ExporterRoleArn parameter with sts:AssumeRole, not {principals}")
+    parameters = template.get("Parameters", {})
+    if parameters.get("RoleName", {}).get("Default") != "bedrock-exporter" or properties.get("RoleName") != {"Ref": "RoleName"}:
+        problem(IAM_MEMBER_ROLE, "the role's name must be the RoleName parameter, bedrock-exporter by default")
+    reader = load_policy(IAM_ORGANIZATION_READER)
+    if reader is not None:
+        actions = [(s.get("Effect"), s.get("Action"), s.get("Resource")) for s in reader["Statement"]]
+        if actions != [("Allow", "organizations:ListAccounts", "*")]:
+            problem(IAM_ORGANIZATION_READER, f"must allow organizations:ListAccounts on * and nothing else, not {actions}")
+    if policy is not None and documents == [policy]:
+        print(f"ok: {IAM_MEMBER_ROLE} grants {IAM_POLICY} to a role that trusts the exporter's role")
+
+
 def docker_context_files(ignore_text, files):
     """The files of `files` that a .dockerignore leaves in the build context (last match wins)."""
     rules = []
@@ -1333,6 +1392,7 @@ def main():
     check_dashboard()
     check_iam()
     check_trust_policies()
+    check_member_role()
     check_dockerfile()
     check_prometheus_configs()
     for p in problems:
