@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::{Accounts, Refreshed};
 use crate::bedrock::aws::{region_of, AwsSource, ClientSettings};
 use crate::config::{role_account, Config};
 use crate::exposition::Telemetry;
@@ -151,22 +152,42 @@ pub struct Reloader {
     updates: mpsc::UnboundedSender<Reconfig<AwsSource>>,
     /// This replica's share of the targets.
     shard: Shard,
+    /// The config in force, as its file says (without the organizations' accounts).
+    config: Config,
+    /// What the organizations listed last.
+    accounts: Accounts,
+}
+
+/// What is in force when the reloader takes over: the file's config, the organizations'
+/// accounts, and the clients of the targets.
+#[derive(Debug)]
+pub struct InForce {
+    pub config: Config,
+    pub accounts: Accounts,
+    pub sources: HashMap<TargetKey, AwsSource>,
 }
 
 impl Reloader {
-    /// A reloader of the file at `path`, whose config is in force with its targets' `sources`;
-    /// reloaded configs go to `updates`.
+    /// A reloader of the file at `path`, whose config is `in_force`; reloaded configs go to
+    /// `updates`.
     pub fn new(
         path: PathBuf,
         base: SdkConfig,
         settings: ClientSettings,
-        sources: HashMap<TargetKey, AwsSource>,
+        in_force: InForce,
         telemetry: Telemetry,
         updates: mpsc::UnboundedSender<Reconfig<AwsSource>>,
         shard: Shard,
     ) -> Reloader {
+        let InForce {
+            config,
+            accounts,
+            sources,
+        } = in_force;
         Reloader {
             shard,
+            config,
+            accounts,
             checksum: crate::config::yaml::read_file(&path)
                 .map_or(0, |text| checksum(text.as_bytes())),
             path,
@@ -206,11 +227,42 @@ impl Reloader {
                 .collect::<Vec<_>>()
                 .join("\n")
         })?;
+        if !config.organizations.is_empty() {
+            let refreshed = self.accounts.refresh(&config, &self.base).await;
+            observe_accounts(&self.telemetry, &refreshed, &self.accounts);
+        }
+        let summary = self.apply(&config).await?;
+        self.config = config;
+        Ok(summary)
+    }
+
+    /// Lists the organizations' accounts again; when they changed, the poller takes the targets
+    /// they become at the end of its cycle in progress.
+    async fn refresh_accounts(&mut self) {
+        let refreshed = self.accounts.refresh(&self.config, &self.base).await;
+        observe_accounts(&self.telemetry, &refreshed, &self.accounts);
+        if refreshed.changed {
+            let config = self.config.clone();
+            match self.apply(&config).await {
+                Ok(summary) => {
+                    tracing::info!(%summary, "the organizations' accounts changed; targets updated")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the organizations' accounts changed, but their targets could not be applied")
+                }
+            }
+        }
+    }
+
+    /// Hands the targets of `config` (its own and its organizations' accounts') to the poller.
+    async fn apply(&mut self, config: &Config) -> Result<String, String> {
+        let effective = self.accounts.apply(config);
+        let config = &effective;
         let settings = ClientSettings {
             request_timeout: config.request_timeout,
             ..self.settings.clone()
         };
-        let targets = targets(&config, &self.base, &settings, &self.sources, &self.shard)
+        let targets = targets(config, &self.base, &settings, &self.sources, &self.shard)
             .await
             .map_err(|error| format!("{error:#}"))?;
         self.telemetry.observe_shard(&self.shard, targets.len());
@@ -223,13 +275,19 @@ impl Reloader {
         );
         let reconfig = Reconfig {
             targets,
-            schedule: schedule(&config),
+            schedule: schedule(config),
             exclude_metrics: config.exclude_metrics.clone(),
         };
         self.updates
             .send(reconfig)
             .map_err(|_| "the poller has stopped".to_owned())?;
         Ok(summary)
+    }
+
+    /// When the organizations' accounts are next due to be listed; `None` without any.
+    fn next_refresh(&self, last: Instant) -> Option<Instant> {
+        let every = self.config.organizations.iter().map(|o| o.refresh).min()?;
+        Some(crate::fleet::due_after(last, every))
     }
 
     /// Whether the file's content differs from the last one read (an unreadable file counts as
@@ -248,9 +306,15 @@ impl Reloader {
         shutdown: CancellationToken,
     ) {
         let mut ticks = auto.map(|every| tokio::time::interval_at(Instant::now() + every, every));
+        let mut refreshed = Instant::now();
         loop {
+            let refresh = self.next_refresh(refreshed);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = until(refresh) => {
+                    self.refresh_accounts().await;
+                    refreshed = Instant::now();
+                }
                 Some(reply) = requests.recv() => {
                     let _ = reply.send(self.reload().await);
                 }
@@ -286,6 +350,27 @@ pub async fn ignore_reloads(
             Some(()) = hangups.recv() => tracing::info!("SIGHUP received; {IGNORED}"),
         }
     }
+}
+
+/// Waits until `at`, or for ever without one.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Logs a refresh of the accounts and sets the own metrics of accounts discovery.
+pub fn observe_accounts(telemetry: &Telemetry, refreshed: &Refreshed, accounts: &Accounts) {
+    for (org, error) in &refreshed.failures {
+        tracing::warn!(
+            organization = org,
+            error_kind = error.kind().as_str(),
+            error = error.message(),
+            "listing the organization's accounts failed; its last accounts are kept"
+        );
+    }
+    telemetry.observe_accounts(refreshed.failures.is_empty(), &accounts.all());
 }
 
 async fn tick(ticks: &mut Option<tokio::time::Interval>) {

@@ -1278,6 +1278,7 @@ pub fn config(endpoint_url: &str) -> Config {
                 (Kind::ImportedModel, Discovery::default()),
             ]),
         }],
+        organizations: Vec::new(),
         exclude_metrics: Vec::new(),
     }
 }

@@ -12,7 +12,7 @@
 //! after it (`scripts/check_layers.py` reads this line and every `crate::` path, and fails on one
 //! that goes up):
 //!
-//! layers: logging, heap, shard, bedrock, config, fleet, exposition, poller, http, simulator, demo, app
+//! layers: logging, heap, shard, bedrock, config, accounts, fleet, exposition, poller, http, simulator, demo, app
 //!
 //! - [`logging`]: logfmt or JSON lines through `tracing`.
 //! - [`heap`]: the allocator's free memory given back after each poll cycle.
@@ -22,6 +22,7 @@
 //!   answer passes ([`bedrock::boundary`]).
 //! - [`config`]: the YAML file, parsed and checked as a whole, every problem with its path; the
 //!   web config file (`--web.config.file`) in [`config::web`].
+//! - [`accounts`]: the accounts of an AWS Organization, and the targets they become.
 //! - [`fleet`]: the watched set (configured and discovered resources by key) and the pure
 //!   reconcile of listings.
 //! - [`exposition`]: each resource's lines rendered when it changes, assembled family by family
@@ -35,6 +36,7 @@
 //! - [`app`]: wires it all for the binary: builds the targets, runs the poller, the server and
 //!   the config reloader.
 
+pub mod accounts;
 pub mod app;
 pub mod bedrock;
 pub mod config;

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use bedrock_exporter::app::{self, Reloader, Reloads, StartError};
+use bedrock_exporter::accounts::Accounts;
+use bedrock_exporter::app::{self, InForce, Reloader, Reloads, StartError};
 use bedrock_exporter::bedrock::aws::{default_config, AwsSource, ClientSettings};
 use bedrock_exporter::config::Config;
 use bedrock_exporter::config::ConfigError;
@@ -407,11 +408,20 @@ async fn start(flags: &Flags, simulator: Option<&RunningSimulator>) -> Result<St
         .map_err(Failure::Runtime)?;
     let settings = ClientSettings::standard(config.request_timeout);
     let shard = flags.share;
-    let (poller, sources) = app::build_poller(&config, &base, &settings, telemetry.clone(), &shard)
-        .await
-        .map_err(start_failure)?;
+    // The organizations' accounts, listed once before anything is polled: a listing that fails
+    // here is tried again at the next refresh.
+    let mut accounts = Accounts::default();
+    if !config.organizations.is_empty() {
+        let refreshed = accounts.refresh(&config, &base).await;
+        app::observe_accounts(&telemetry, &refreshed, &accounts);
+    }
+    let effective = accounts.apply(&config);
+    let (poller, sources) =
+        app::build_poller(&effective, &base, &settings, telemetry.clone(), &shard)
+            .await
+            .map_err(start_failure)?;
     if shard.total > 1 {
-        tracing::info!(%shard, targets = config.targets.len(), "sharded: polling this replica's share of the targets");
+        tracing::info!(%shard, targets = effective.targets.len(), "sharded: polling this replica's share of the targets");
     }
     telemetry.observe_reload(true, unix_seconds(SystemTime::now()));
     let (updates, received) = mpsc::unbounded_channel();
@@ -422,7 +432,11 @@ async fn start(flags: &Flags, simulator: Option<&RunningSimulator>) -> Result<St
                 flags.config_file.clone(),
                 base,
                 settings,
-                sources,
+                InForce {
+                    config,
+                    accounts,
+                    sources,
+                },
                 telemetry.clone(),
                 updates,
                 shard,

@@ -31,13 +31,13 @@ const NAME_RULE: &str = "is not a job name: it must start with a letter or digit
 #[test]
 fn invalid_files_report_exact_messages() {
     let table: &[(&str, &[&str])] = &[
-        ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)"]),
+        ("invalid-unknown-key.yaml", &["scrape_timeout: unknown key (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, organizations, exclude_metrics)"]),
         ("invalid-exclude-metrics.yaml", &[
             "exclude_metrics[1]: \"bedrock_customization_job_stage_statuses\" is not a Bedrock metric of this exporter, did you mean `bedrock_customization_job_stage_status`? (docs/metrics.md lists them)",
             "exclude_metrics[2]: \"bedrock_exporter_target_up\" is one of the exporter's own metrics, which cannot be excluded",
         ]),
         ("invalid-unknown-key-typo.yaml", &[
-            "intervl: unknown key, did you mean `interval`? (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, exclude_metrics)",
+            "intervl: unknown key, did you mean `interval`? (expected one of: interval, terminal_interval, request_timeout, concurrency, targets, organizations, exclude_metrics)",
             "targets[0].regoin: unknown key, did you mean `region`? (expected one of: region, role_arn, endpoint_url, jobs, models, deployments, provisioned_throughputs, evaluation_jobs, batch_inference_jobs, import_jobs, copy_jobs, imported_models, discover)",
             "targets[0].discover.model: unknown key, did you mean `models`? (expected one of: jobs, models, deployments, provisioned_throughputs, evaluation_jobs, batch_inference_jobs, import_jobs, copy_jobs, imported_models)",
             "targets[0].discover: discovers nothing: give one kind or more (jobs, models, deployments, provisioned_throughputs, evaluation_jobs, batch_inference_jobs, import_jobs, copy_jobs, imported_models; `jobs: {}` takes every job)",
@@ -53,7 +53,19 @@ fn invalid_files_report_exact_messages() {
         ("invalid-terminal-shorter-as-written.yaml", &["terminal_interval: 1h is shorter than interval (1.5h)"]),
         ("invalid-terminal-zero.yaml", &["terminal_interval: 0s is out of range: from 1s to 30d"]),
         ("invalid-concurrency.yaml", &["concurrency: expected a whole number from 1 to 64, got 0"]),
-        ("invalid-no-targets.yaml", &["targets: required: list at least one target"]),
+        ("invalid-organizations.yaml", &[
+            "organizations[0].role_arn: \"arn:aws:iam::111111111111:user/reader\" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+            "organizations[0].member_role_name: required: the role the exporter assumes in each account",
+            "organizations[0].regions[1]: \"us-east-1\" is listed twice",
+            "organizations[0].regions[2]: \"US-WEST-2\" is not a region name such as us-east-1",
+            "organizations[0].exclude_accounts[0]: \"1234\" is not an account id (12 digits)",
+            "organizations[0].exclude_accounts[1]: \"22222222222x\" is not an account id (12 digits)",
+            "organizations[0].refresh: 10s is out of range: from 1m to 30d",
+            "organizations[0].discover: expected `all` or a mapping of kinds (jobs, models, deployments, provisioned_throughputs, evaluation_jobs, batch_inference_jobs, import_jobs, copy_jobs, imported_models), got \"everything\"",
+            "organizations[1].member_role_name: \"bedrock exporter\" is not an IAM role name (1 to 64 letters, digits and +=,.@_-)",
+            "organizations[1].regions: list at least one region",
+        ]),
+        ("invalid-no-targets.yaml", &["targets: required: list at least one target, or give organizations"]),
         ("invalid-empty-targets.yaml", &["targets: list at least one target"]),
         ("invalid-empty-target.yaml", &["targets[0]: watches nothing: list resources under a kind's key (jobs, models, deployments, provisioned_throughputs, evaluation_jobs, batch_inference_jobs, import_jobs, copy_jobs, imported_models), or discover them"]),
         ("invalid-empty-lists.yaml", &["targets[0]: watches nothing: list resources under a kind's key (jobs, models, deployments, provisioned_throughputs, evaluation_jobs, batch_inference_jobs, import_jobs, copy_jobs, imported_models), or discover them"]),
@@ -112,6 +124,14 @@ fn invalid_files_report_exact_messages() {
 fn valid_files_load() {
     let config = Config::load(&testdata("valid-same-name-two-accounts.yaml")).unwrap();
     assert_eq!(config.targets.len(), 2);
+
+    let config = Config::load(&testdata("valid-organizations.yaml")).unwrap();
+    let org = &config.organizations[0];
+    assert_eq!(org.member_role_name, "bedrock-exporter");
+    assert_eq!(org.regions, ["us-east-1", "us-west-2"]);
+    assert_eq!(org.exclude_accounts, ["333333333333", "444444444444"]);
+    assert_eq!(org.refresh, Duration::from_secs(1800));
+    assert_eq!(org.discover.0.len(), Kind::ALL.len());
 
     let config = Config::load(&testdata("valid-long-interval.yaml")).unwrap();
     assert_eq!(config.interval, Duration::from_secs(5400));

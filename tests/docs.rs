@@ -98,6 +98,7 @@ async fn served_families() -> BTreeSet<String> {
     telemetry.observe_reload(true, 1.0);
     telemetry.observe_target_cycle("123456789012", "us-east-1", 1.0);
     telemetry.observe_cycle(1.0, 2.0);
+    telemetry.observe_accounts(true, &[("123456789012", "team-a")]);
     let own = String::from_utf8(telemetry.encode()).expect("UTF-8");
     names.extend(help_names(&own));
 

@@ -138,12 +138,7 @@ impl AwsSource {
                     .build(),
             );
         if let Some(role_arn) = target.role_arn {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-                .session_name("bedrock-exporter")
-                .region(region.clone())
-                .configure(base)
-                .build()
-                .await;
+            let provider = assume_role(base, role_arn, &region, target.endpoint_url).await;
             builder = builder.credentials_provider(provider);
         }
         if let Some(url) = target.endpoint_url {
@@ -172,6 +167,26 @@ impl AwsSource {
             client: aws_sdk_bedrock::Client::from_conf(config),
         }
     }
+}
+
+/// Credentials of `role_arn`, assumed through STS on top of `base`'s: at `endpoint_url` when
+/// given (a target's endpoint serves its STS calls too), else where `base` says.
+pub async fn assume_role(
+    base: &SdkConfig,
+    role_arn: &str,
+    region: &Region,
+    endpoint_url: Option<&str>,
+) -> aws_config::sts::AssumeRoleProvider {
+    let sts = match endpoint_url {
+        Some(url) => base.to_builder().endpoint_url(url).build(),
+        None => base.clone(),
+    };
+    aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name("bedrock-exporter")
+        .region(region.clone())
+        .configure(&sts)
+        .build()
+        .await
 }
 
 /// The region a target reads: its own, else the default chain's.

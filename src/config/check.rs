@@ -9,7 +9,9 @@ use std::time::Duration;
 use regex::Regex;
 use serde_yaml::Value;
 
-use super::{show_duration, Config, Discover, Discovery, Problem, Target};
+use super::{
+    show_duration, Config, Discover, Discovery, Organization, Problem, Target, ORGANIZATION_REFRESH,
+};
 use crate::bedrock::families;
 use crate::bedrock::Kind;
 
@@ -25,8 +27,25 @@ const TOP_KEYS: &[&str] = &[
     "request_timeout",
     "concurrency",
     "targets",
+    "organizations",
     "exclude_metrics",
 ];
+/// The keys of an `organizations` entry.
+const ORGANIZATION_KEYS: &[&str] = &[
+    "role_arn",
+    "member_role_name",
+    "regions",
+    "exclude_accounts",
+    "refresh",
+    "endpoint_url",
+    "discover",
+];
+/// The shortest `refresh`: ListAccounts is throttled hard.
+const MIN_REFRESH: Duration = Duration::from_secs(60);
+/// `RoleName` of IAM.
+static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| whole(r"[\w+=,.@-]{1,64}"));
+/// An AWS account id.
+static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| whole(r"[0-9]{12}"));
 /// The keys of a target: where and as whom it reads, each kind's list, and `discover`.
 fn target_keys() -> Vec<&'static str> {
     let lists = Kind::ALL.iter().map(|k| k.spec().config_key);
@@ -53,6 +72,11 @@ fn kind_keys() -> String {
 pub fn key_paths() -> Vec<String> {
     let mut paths: Vec<String> = TOP_KEYS.iter().map(|k| k.to_string()).collect();
     paths.extend(target_keys().iter().map(|k| format!("targets[].{k}")));
+    paths.extend(
+        ORGANIZATION_KEYS
+            .iter()
+            .map(|k| format!("organizations[].{k}")),
+    );
     for kind in Kind::ALL {
         let spec = kind.spec();
         let key = spec.config_key;
@@ -199,8 +223,15 @@ impl Checker {
         if let Some(v) = map.get("exclude_metrics") {
             config.exclude_metrics = self.excluded_metrics(v);
         }
+        if let Some(v) = map.get("organizations") {
+            config.organizations = self.organizations(v);
+        }
         match map.get("targets") {
-            None => self.problem("targets", "required: list at least one target"),
+            None if map.contains_key("organizations") => {}
+            None => self.problem(
+                "targets",
+                "required: list at least one target, or give organizations",
+            ),
             Some(Value::Sequence(items)) if items.is_empty() => {
                 self.problem("targets", "list at least one target")
             }
@@ -216,6 +247,167 @@ impl Checker {
             ),
         }
         config
+    }
+
+    /// `organizations`: a list of entries, each checked key by key.
+    fn organizations(&mut self, value: &Value) -> Vec<Organization> {
+        let Value::Sequence(items) = value else {
+            self.problem(
+                "organizations",
+                format!("expected a list of organizations, got {}", describe(value)),
+            );
+            return Vec::new();
+        };
+        if items.is_empty() {
+            self.problem(
+                "organizations",
+                "list at least one organization, or leave it out",
+            );
+        }
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.organization(&format!("organizations[{i}]"), item))
+            .collect()
+    }
+
+    fn organization(&mut self, path: &str, value: &Value) -> Option<Organization> {
+        let map = self.mapping(path, value, ORGANIZATION_KEYS)?;
+        let mut org = Organization {
+            role_arn: None,
+            member_role_name: String::new(),
+            regions: Vec::new(),
+            exclude_accounts: Vec::new(),
+            refresh: ORGANIZATION_REFRESH,
+            endpoint_url: None,
+            discover: Discover::default(),
+        };
+        if let Some(v) = map.get("role_arn") {
+            org.role_arn = self.role_arn(&join(path, "role_arn"), v);
+        }
+        match map.get("member_role_name") {
+            None => self.problem(
+                join(path, "member_role_name"),
+                "required: the role the exporter assumes in each account",
+            ),
+            Some(v) => {
+                let p = join(path, "member_role_name");
+                if let Some(name) = self.string(&p, v) {
+                    if ROLE_NAME.is_match(name) {
+                        org.member_role_name = name.to_owned();
+                    } else {
+                        self.problem(p, format!("{name:?} is not an IAM role name (1 to 64 letters, digits and +=,.@_-)"));
+                    }
+                }
+            }
+        }
+        let p = join(path, "regions");
+        match map.get("regions") {
+            None => self.problem(p, "required: the regions to watch in each account"),
+            Some(Value::Sequence(items)) if items.is_empty() => {
+                self.problem(p, "list at least one region")
+            }
+            Some(Value::Sequence(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let p = format!("{p}[{i}]");
+                    let Some(region) = self.string(&p, item) else {
+                        continue;
+                    };
+                    if !REGION.is_match(region) {
+                        self.problem(
+                            p,
+                            format!("{region:?} is not a region name such as us-east-1"),
+                        );
+                    } else if org.regions.iter().any(|r| r == region) {
+                        self.problem(p, format!("{region:?} is listed twice"));
+                    } else {
+                        org.regions.push(region.to_owned());
+                    }
+                }
+            }
+            Some(other) => self.problem(
+                p,
+                format!("expected a list of regions, got {}", describe(other)),
+            ),
+        }
+        if let Some(v) = map.get("exclude_accounts") {
+            let p = join(path, "exclude_accounts");
+            match v {
+                Value::Sequence(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let p = format!("{p}[{i}]");
+                        // An account id written unquoted is a number in YAML.
+                        let id = match item {
+                            Value::Number(n) => Some(n.to_string()),
+                            Value::String(s) => Some(s.clone()),
+                            other => {
+                                self.problem(
+                                    &p,
+                                    format!("expected an account id, got {}", describe(other)),
+                                );
+                                None
+                            }
+                        };
+                        match id {
+                            Some(id) if ACCOUNT_ID.is_match(&id) => org.exclude_accounts.push(id),
+                            Some(id) => {
+                                self.problem(p, format!("{id:?} is not an account id (12 digits)"))
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                other => self.problem(
+                    p,
+                    format!("expected a list of account ids, got {}", describe(other)),
+                ),
+            }
+        }
+        if let Some(v) = map.get("refresh") {
+            if let Some(d) = self.duration(&join(path, "refresh"), v, MIN_REFRESH) {
+                org.refresh = d;
+            }
+        }
+        if let Some(v) = map.get("endpoint_url") {
+            org.endpoint_url = self.endpoint_url(&join(path, "endpoint_url"), v);
+        }
+        match map.get("discover") {
+            None => self.problem(
+                join(path, "discover"),
+                format!(
+                    "required: what each account watches (`all`, or a mapping of kinds: {})",
+                    kind_keys()
+                ),
+            ),
+            Some(v) => org.discover = self.discover(&join(path, "discover"), v),
+        }
+        Some(org)
+    }
+
+    /// A role ARN.
+    fn role_arn(&mut self, path: &str, value: &Value) -> Option<String> {
+        let arn = self.string(path, value)?;
+        if arn.len() <= ROLE_ARN_MAX && ROLE_ARN.is_match(arn) {
+            Some(arn.to_owned())
+        } else {
+            self.problem(
+                path,
+                format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"),
+            );
+            None
+        }
+    }
+
+    /// An `endpoint_url`.
+    fn endpoint_url(&mut self, path: &str, value: &Value) -> Option<String> {
+        let url = self.string(path, value)?;
+        match check_url(url) {
+            Ok(()) => Some(url.to_owned()),
+            Err(why) => {
+                self.problem(path, format!("{:?} {why}", redact_userinfo(url)));
+                None
+            }
+        }
     }
 
     /// A duration from `min` to [`MAX_DURATION`].
@@ -330,28 +522,10 @@ impl Checker {
             }
         }
         if let Some(v) = map.get("role_arn") {
-            let p = join(path, "role_arn");
-            if let Some(arn) = self.string(&p, v) {
-                if arn.len() <= ROLE_ARN_MAX && ROLE_ARN.is_match(arn) {
-                    target.role_arn = Some(arn.to_owned());
-                } else {
-                    self.problem(
-                        p,
-                        format!(
-                            "{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
-                        ),
-                    );
-                }
-            }
+            target.role_arn = self.role_arn(&join(path, "role_arn"), v);
         }
         if let Some(v) = map.get("endpoint_url") {
-            let p = join(path, "endpoint_url");
-            if let Some(url) = self.string(&p, v) {
-                match check_url(url) {
-                    Ok(()) => target.endpoint_url = Some(url.to_owned()),
-                    Err(why) => self.problem(p, format!("{:?} {why}", redact_userinfo(url))),
-                }
-            }
+            target.endpoint_url = self.endpoint_url(&join(path, "endpoint_url"), v);
         }
         for &kind in Kind::ALL {
             let spec = kind.spec();

@@ -40,9 +40,32 @@ pub struct Config {
     /// API calls in flight at once, per target.
     pub concurrency: usize,
     pub targets: Vec<Target>,
+    /// AWS Organizations whose accounts become targets.
+    pub organizations: Vec<Organization>,
     /// Bedrock families left out of `/metrics`, by name.
     pub exclude_metrics: Vec<String>,
 }
+
+/// An `organizations` entry: every ACTIVE account of an AWS Organization, but those excluded,
+/// becomes a target per region, assuming its member role and watching what `discover` says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    /// Assumed to call `organizations:ListAccounts` (else the default chain's identity).
+    pub role_arn: Option<String>,
+    /// The role assumed in each account: `arn:<partition>:iam::<account>:role/<name>`.
+    pub member_role_name: String,
+    pub regions: Vec<String>,
+    pub exclude_accounts: Vec<String>,
+    /// How often the accounts are listed.
+    pub refresh: Duration,
+    /// One endpoint for Organizations, STS and Bedrock (tests, the simulator).
+    pub endpoint_url: Option<String>,
+    /// What each account and region watches.
+    pub discover: Discover,
+}
+
+/// `organizations[].refresh` when not given.
+pub const ORGANIZATION_REFRESH: Duration = Duration::from_secs(3600);
 
 /// One AWS account and region to read.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,6 +132,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(10),
             concurrency: 4,
             targets: Vec::new(),
+            organizations: Vec::new(),
             exclude_metrics: Vec::new(),
         }
     }

@@ -37,6 +37,11 @@ pub struct Telemetry {
     reload_time: Gauge,
     shard_info: GaugeVec,
     targets: Gauge,
+    /// Registered at the first listing of an organization's accounts: without `organizations`,
+    /// neither family exists.
+    accounts: Arc<Once>,
+    accounts_up: Gauge,
+    account_info: GaugeVec,
 }
 
 /// A limit a response was cut to, as the `cap` label.
@@ -179,7 +184,34 @@ impl Telemetry {
             reload_time,
             shard_info,
             targets,
+            accounts: Arc::new(Once::new()),
+            accounts_up: Gauge::new(
+                "bedrock_exporter_accounts_discovery_up",
+                "Whether the last listing of the organizations' accounts (every page) succeeded (1) or failed (0).",
+            )?,
+            account_info: GaugeVec::new(
+                Opts::new(
+                    "bedrock_exporter_account_info",
+                    "An account an organizations entry found, with its name, for joins; always 1.",
+                ),
+                &["account_id", "account_name"],
+            )?,
         })
+    }
+
+    /// Records a listing of the organizations' accounts: whether every one succeeded, and
+    /// every account known (the last listed of each organization).
+    pub fn observe_accounts(&self, up: bool, accounts: &[(&str, &str)]) {
+        self.accounts.call_once(|| {
+            let _ = self.registry.register(Box::new(self.accounts_up.clone()));
+            let _ = self.registry.register(Box::new(self.account_info.clone()));
+        });
+        self.accounts_up.set(if up { 1.0 } else { 0.0 });
+        self.account_info.reset();
+        for (id, name) in accounts {
+            self.account_info.with_label_values(&[id, name]).set(1.0);
+        }
+        self.changed();
     }
 
     /// Records this replica's share and how many targets it polls (at start and each reload).
