@@ -1,5 +1,6 @@
-//! The simulator over HTTP: routing of Bedrock's REST paths, query parameters decoded and checked
-//! as the service checks them, faults put on the wire, and the server's lifecycle.
+//! The simulator over HTTP: routing of Bedrock's REST paths (and of `POST /` to Organizations or
+//! STS), query parameters decoded and checked as the service checks them, faults put on the wire,
+//! and the server's lifecycle.
 
 use std::net::SocketAddr;
 
@@ -87,7 +88,12 @@ impl Simulator {
         req: hyper::Request<Incoming>,
         shutdown: CancellationToken,
     ) -> Result<HttpResponse, ConnectionClosed> {
+        // Organizations (JSON 1.1) and STS (query) both post to `/`; the JSON protocol names its
+        // operation in `X-Amz-Target`, the query protocol in the body.
         if req.method() == Method::POST && req.uri().path() == "/" {
+            if req.headers().contains_key("x-amz-target") {
+                return self.organizations(req, shutdown).await;
+            }
             return Ok(self.sts(req).await);
         }
         if req.method() != Method::GET {

@@ -9,9 +9,14 @@
 //! - [`BedrockSource`] in-process, so scheduling tests can count calls on paused time.
 //!
 //! Both go through [`Simulator::answer`], so a page, a fault or a 404 is the same either way.
+//!
+//! Over HTTP it is also an AWS Organization ([`organizations`]: `ListAccounts` of the accounts
+//! tests put) whose STS hands out credentials per account, and its Bedrock shows a request signed
+//! with an account's credentials only that account's records ([`sts::account_of_access_key`]).
 
 pub mod http;
 pub mod json;
+pub mod organizations;
 pub mod sts;
 
 use std::borrow::Cow;
@@ -24,11 +29,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use http::RunningSimulator;
-pub use sts::ASSUMED_ACCESS_KEY;
+pub use organizations::{Account, AccountsCall};
+pub use sts::{account_of_access_key, assumed_access_key, ASSUMED_ACCESS_KEY};
 
 use crate::bedrock::{
-    BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord, Operation, Page,
-    Record, LIST_PAGE_MAX,
+    account_of_arn, BedrockSource, ErrorKind, FetchError, JobRecord, Kind, ListQuery, ModelRecord,
+    Operation, Page, Record, LIST_PAGE_MAX,
 };
 
 /// A failure the simulator answers with instead of the result.
@@ -125,6 +131,22 @@ impl Fault {
     pub fn internal() -> Fault {
         Fault::error(500, "InternalServerException", "Internal server error")
     }
+    /// Organizations' refusal of `ListAccounts` (its errors are all HTTP 400).
+    pub fn organizations_access_denied() -> Fault {
+        Fault::error(
+            400,
+            "AccessDeniedException",
+            "You don't have permissions to access this resource.",
+        )
+    }
+    /// Organizations' throttling, which the SDK retries.
+    pub fn organizations_throttling() -> Fault {
+        Fault::error(
+            400,
+            "TooManyRequestsException",
+            "You have sent too many requests in too short a period of time.",
+        )
+    }
 }
 
 /// Which calls a fault applies to.
@@ -134,6 +156,8 @@ enum Scope {
     /// Get calls for this name or ARN, and STS `AssumeRole` of this role ARN.
     Identifier(String),
     Operation(Operation),
+    /// Organizations `ListAccounts`.
+    ListAccounts,
 }
 
 /// One request the simulator received.
@@ -173,6 +197,10 @@ struct State {
     calls: Vec<Call>,
     /// Role ARNs of the `AssumeRole` calls received, in order.
     assumed_roles: Vec<String>,
+    /// The Organization's accounts, by ID: `ListAccounts` pages in this order.
+    accounts: BTreeMap<String, Account>,
+    /// The `ListAccounts` calls received (the most recent [`CALL_LOG_MAX`] at most).
+    accounts_calls: Vec<AccountsCall>,
 }
 
 /// Counts of things tests wait for.
@@ -180,6 +208,8 @@ struct State {
 struct Progress {
     /// Calls received since the simulator started, however many the log still holds.
     calls: usize,
+    /// `ListAccounts` calls received since the simulator started (also counted in `calls`).
+    accounts_calls: usize,
     /// How often the faults were cleared; held answers wait for it to move.
     clears: u64,
 }
@@ -261,6 +291,8 @@ impl Simulator {
                 faults: Vec::new(),
                 calls: Vec::new(),
                 assumed_roles: Vec::new(),
+                accounts: BTreeMap::new(),
+                accounts_calls: Vec::new(),
             })),
             progress: watch::channel(Progress::default()).0,
         }
@@ -307,8 +339,9 @@ impl Simulator {
         }
     }
 
-    /// Answers every Get call for `identifier` (`None`: every call) with `fault` until
-    /// [`Simulator::clear_faults`]. An error fault for a role ARN makes STS refuse to assume it.
+    /// Answers every Get call for `identifier` (`None`: every Bedrock call) with `fault` until
+    /// [`Simulator::clear_faults`]. An error fault for a role ARN makes STS refuse to assume it
+    /// (one account's member role, say). `ListAccounts` has its own: [`Simulator::inject_accounts`].
     pub fn inject(&self, identifier: Option<&str>, fault: Fault) {
         let scope = identifier.map_or(Scope::Everything, |id| Scope::Identifier(id.to_owned()));
         self.state().faults.push((scope, fault));
@@ -320,6 +353,38 @@ impl Simulator {
         self.state()
             .faults
             .push((Scope::Operation(operation), fault));
+    }
+
+    /// Adds or replaces (by ID) an account of the Organization that `ListAccounts` lists.
+    pub fn put_account(&self, account: Account) {
+        self.state().accounts.insert(account.id.clone(), account);
+    }
+
+    /// Removes an account from the Organization, as if it had left it.
+    pub fn remove_account(&self, id: &str) {
+        self.state().accounts.remove(id);
+    }
+
+    /// The Organization's accounts, by ID.
+    pub fn accounts(&self) -> Vec<Account> {
+        self.state().accounts.values().cloned().collect()
+    }
+
+    /// Answers every `ListAccounts` call with `fault` until [`Simulator::clear_faults`]; an
+    /// error in the JSON 1.1 shape (`__type`, `Message`), see [`Fault::organizations_access_denied`].
+    pub fn inject_accounts(&self, fault: Fault) {
+        self.state().faults.push((Scope::ListAccounts, fault));
+    }
+
+    /// The `ListAccounts` calls received so far, in order (the most recent [`CALL_LOG_MAX`] at
+    /// most); `.len()` counts them.
+    pub fn accounts_calls(&self) -> Vec<AccountsCall> {
+        self.state().accounts_calls.clone()
+    }
+
+    /// Waits until at least `n` `ListAccounts` calls have arrived since the simulator started.
+    pub async fn wait_for_accounts_calls(&self, n: usize) {
+        self.wait(|p| p.accounts_calls >= n).await;
     }
 
     /// Removes every fault and releases held answers.
@@ -392,6 +457,7 @@ impl Simulator {
                 Scope::Everything => true,
                 Scope::Identifier(id) => *id == identifier,
                 Scope::Operation(op) => *op == operation,
+                Scope::ListAccounts => false,
             })
             .map(|(_, fault)| fault.clone());
         state.calls.push(Call {
@@ -413,6 +479,9 @@ impl Simulator {
             Some(Fault::Tokens(tokens)) => Some(tokens),
             _ => None,
         };
+        // Credentials of one account see that account's records only, as its own Bedrock would.
+        let viewer = account_of_access_key(access_key);
+        let visible = move |r: &Cow<Record>| visible_to(r, viewer);
         let outcome = match (request, tokens) {
             (
                 Request::List {
@@ -424,7 +493,7 @@ impl Simulator {
                 Some(tokens),
             ) => {
                 match page(
-                    state.catalog.records(query.kind),
+                    state.catalog.records(query.kind).filter(visible),
                     query,
                     *max_results,
                     None,
@@ -440,6 +509,7 @@ impl Simulator {
             (Request::Get { kind, identifier }, _) => state
                 .catalog
                 .find(*kind, identifier)
+                .filter(|r| visible_to(r, viewer))
                 .map_or(Outcome::NotFound, |r| Outcome::Found(Box::new(r))),
             (
                 Request::List {
@@ -450,7 +520,7 @@ impl Simulator {
                 },
                 None,
             ) => page(
-                state.catalog.records(query.kind),
+                state.catalog.records(query.kind).filter(visible),
                 query,
                 *max_results,
                 next_token.as_deref(),
@@ -503,6 +573,11 @@ impl Simulator {
         }
         Ok(answer.outcome)
     }
+}
+
+/// Whether credentials of `viewer` (`None`: not an account's, they see everything) see `record`.
+fn visible_to(record: &Record, viewer: Option<&str>) -> bool {
+    viewer.is_none_or(|account| record.arn().and_then(account_of_arn) == Some(account))
 }
 
 impl Default for Simulator {
