@@ -7,7 +7,7 @@
 //! across config reloads.
 
 use aws_config::SdkConfig;
-use aws_sdk_organizations::types::AccountStatus;
+use aws_sdk_organizations::types::{AccountState, AccountStatus};
 
 use crate::bedrock::aws::{assume_role, fetch_error};
 use crate::bedrock::boundary;
@@ -22,7 +22,7 @@ const PAGES_MAX: usize = 10_000;
 pub struct Account {
     pub id: String,
     pub name: String,
-    /// `Status` is ACTIVE (not SUSPENDED or PENDING_CLOSURE).
+    /// Its `State` (or, before that field, `Status`) is ACTIVE.
     pub active: bool,
 }
 
@@ -170,7 +170,11 @@ async fn list(client: &aws_sdk_organizations::Client) -> Result<Vec<Account>, Fe
             accounts.push(Account {
                 id: id.to_owned(),
                 name: boundary::message(name),
-                active: account.status() == Some(&AccountStatus::Active),
+                // `State` replaces `Status`, which AWS retires: either says ACTIVE.
+                active: match account.state() {
+                    Some(state) => *state == AccountState::Active,
+                    None => account.status() == Some(&AccountStatus::Active),
+                },
             });
         }
         match page.next_token {
