@@ -61,9 +61,11 @@ echo "promtool: $(grep -vc '^#' "$exposition") samples, no findings"
 step "status page in headless Chromium (--demo)"
 need_debian chromium-headless-shell chromium-headless-shell
 python3 scripts/check_status_page.py target/debug/bedrock-exporter target/status-page.png
-step "promtool check metrics (tests/golden/bedrock.prom)"
-promtool check metrics <tests/golden/bedrock.prom
-echo "promtool: $(grep -vc '^#' tests/golden/bedrock.prom) samples, no findings"
+for golden in tests/golden/bedrock.prom tests/golden/lifecycle.prom; do
+    step "promtool check metrics ($golden)"
+    promtool check metrics <"$golden"
+    echo "promtool: $(grep -vc '^#' "$golden") samples, no findings"
+done
 step "cargo install --path ., then --version"
 # The README's install. --debug builds into the workspace's target directory, which holds the
 # `cargo run` build above: nothing is compiled again (about a second). --root keeps it out of

@@ -9,115 +9,19 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use bedrock_exporter::bedrock::kinds::{
-    BatchInferenceJobRecord, CopyJobRecord, DeploymentRecord, EvaluationJobRecord, ImportJobRecord,
-    ImportedModelRecord, ProvisionedThroughputRecord,
-};
-use bedrock_exporter::bedrock::{JobRecord, Kind, ModelRecord, Operation, Record};
+use bedrock_exporter::bedrock::{Kind, Operation};
 use bedrock_exporter::config::{Discover, Discovery, Target};
 use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::poller::{PolledTarget, Poller};
 use bedrock_exporter::simulator::Simulator;
+use common::kinds::{self, resource, State};
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// The paused tests' wall clock: 2026-11-30T00:00:00Z.
-const NOW: f64 = 1_795_996_800.0;
 const SETTLED: usize = 1_000;
 const RUNNING: usize = 10;
-
-fn arn(kind: &str, i: usize) -> Option<String> {
-    Some(format!(
-        "arn:aws:bedrock:{REGION}:{ACCOUNT}:{kind}/r{i:011}"
-    ))
-}
-
-/// Resource `i` of `kind`, running or settled, created an hour before [`NOW`].
-fn resource(kind: Kind, i: usize, running: bool) -> Record {
-    let name = Some(format!("{}-{i:05}", kind.as_str().replace('_', "-")));
-    let created = Some(NOW - 3_600.0);
-    let status = |when_running: &str, settled: &str| {
-        Some(if running { when_running } else { settled }.to_owned())
-    };
-    match kind {
-        Kind::Job => Record::Job(JobRecord {
-            job_arn: arn(
-                "model-customization-job/amazon.titan-text-express-v1:0:8k",
-                i,
-            ),
-            job_name: name,
-            status: status("InProgress", "Completed"),
-            creation_time: created,
-            last_modified_time: created,
-            ..JobRecord::default()
-        }),
-        Kind::Model => Record::Model(ModelRecord {
-            model_arn: arn("custom-model/amazon.titan-text-express-v1:0:8k", i),
-            model_name: name,
-            model_status: status("Creating", "Active"),
-            creation_time: created,
-            ..ModelRecord::default()
-        }),
-        Kind::Deployment => Record::Deployment(DeploymentRecord {
-            deployment_arn: arn("custom-model-deployment", i),
-            deployment_name: name,
-            status: status("Creating", "Active"),
-            creation_time: created,
-            last_updated_time: created,
-            ..DeploymentRecord::default()
-        }),
-        Kind::ProvisionedThroughput => Record::ProvisionedThroughput(ProvisionedThroughputRecord {
-            provisioned_model_arn: arn("provisioned-model", i),
-            provisioned_model_name: name,
-            status: status("Creating", "InService"),
-            model_units: Some(1),
-            desired_model_units: Some(1),
-            creation_time: created,
-            last_modified_time: created,
-            ..ProvisionedThroughputRecord::default()
-        }),
-        Kind::EvaluationJob => Record::EvaluationJob(EvaluationJobRecord {
-            job_arn: arn("evaluation-job", i),
-            job_name: name,
-            status: status("InProgress", "Completed"),
-            job_type: Some("Automated".to_owned()),
-            creation_time: created,
-            ..EvaluationJobRecord::default()
-        }),
-        Kind::BatchInferenceJob => Record::BatchInferenceJob(BatchInferenceJobRecord {
-            job_arn: arn("model-invocation-job", i),
-            job_name: name,
-            status: status("InProgress", "Completed"),
-            submit_time: created,
-            last_modified_time: created,
-            ..BatchInferenceJobRecord::default()
-        }),
-        Kind::ImportJob => Record::ImportJob(ImportJobRecord {
-            job_arn: arn("model-import-job", i),
-            job_name: name,
-            status: status("InProgress", "Completed"),
-            creation_time: created,
-            last_modified_time: created,
-            ..ImportJobRecord::default()
-        }),
-        Kind::CopyJob => Record::CopyJob(CopyJobRecord {
-            job_arn: arn("model-copy-job", i),
-            status: status("InProgress", "Completed"),
-            creation_time: created,
-            target_model_name: name,
-            ..CopyJobRecord::default()
-        }),
-        Kind::ImportedModel => Record::ImportedModel(ImportedModelRecord {
-            model_arn: arn("imported-model", i),
-            model_name: name,
-            creation_time: created,
-            custom_model_units: Some(2),
-            ..ImportedModelRecord::default()
-        }),
-    }
-}
 
 /// What one steady-state interval may cost each kind: (List pages, Gets). Each listing of
 /// 1,010 resources is two pages; the job kinds add a page per running status for those older
@@ -151,11 +55,12 @@ async fn steady_state_costs_only_what_each_kind_needs() {
     let sim = Simulator::new();
     for &kind in Kind::ALL {
         for i in 0..SETTLED + RUNNING {
-            sim.put(resource(
-                kind,
-                i,
-                i >= SETTLED && kind != Kind::ImportedModel,
-            ));
+            let state = if i >= SETTLED && kind != Kind::ImportedModel {
+                State::Running
+            } else {
+                State::Settled
+            };
+            sim.put(resource(kind, i, state));
         }
     }
     let discover = Kind::ALL
@@ -185,7 +90,7 @@ async fn steady_state_costs_only_what_each_kind_needs() {
         &[],
         Telemetry::new().unwrap(),
     )
-    .with_clock(|| UNIX_EPOCH + Duration::from_secs_f64(NOW));
+    .with_clock(|| UNIX_EPOCH + Duration::from_secs_f64(kinds::NOW));
     let mut snapshots = poller.subscribe();
     let shutdown = CancellationToken::new();
     let start = Instant::now();
