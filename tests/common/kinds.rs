@@ -1,8 +1,8 @@
 //! Records of every kind for tests: one fixture builder over all nine kinds.
 
 use bedrock_exporter::bedrock::kinds::{
-    BatchInferenceJobRecord, CopyJobRecord, DeploymentRecord, EvaluationJobRecord,
-    ImportJobRecord, ImportedModelRecord, ProvisionedThroughputRecord,
+    BatchInferenceJobRecord, CopyJobRecord, DeploymentRecord, EvaluationJobRecord, ImportJobRecord,
+    ImportedModelRecord, ProvisionedThroughputRecord,
 };
 use bedrock_exporter::bedrock::{JobRecord, Kind, ModelRecord, Record};
 
@@ -27,16 +27,19 @@ pub fn arn(kind: &str, i: usize) -> Option<String> {
 
 /// Resource `i` of `kind` in `state`, created an hour before [`NOW`].
 pub fn resource(kind: Kind, i: usize, state: State) -> Record {
-    let failure = (state == State::Failed).then(|| format!("{} {i} failed: the input was rejected", kind.as_str()));
+    let failure = (state == State::Failed)
+        .then(|| format!("{} {i} failed: the input was rejected", kind.as_str()));
     let name = Some(format!("{}-{i:05}", kind.as_str().replace('_', "-")));
     let created = Some(NOW - 3_600.0);
     let status = |when_running: &str, settled: &str| {
-        Some(match state {
-            State::Running => when_running,
-            State::Settled => settled,
-            State::Failed => "Failed",
-        }
-        .to_owned())
+        Some(
+            match state {
+                State::Running => when_running,
+                State::Settled => settled,
+                State::Failed => "Failed",
+            }
+            .to_owned(),
+        )
     };
     match kind {
         Kind::Job => Record::Job(JobRecord {
@@ -123,4 +126,3 @@ pub fn resource(kind: Kind, i: usize, state: State) -> Record {
         }),
     }
 }
-
