@@ -26,6 +26,13 @@ BROWSERS = ("chromium-headless-shell", "chromium")
 INFO_NAMES = (
     ("bedrock_customization_job_info", "job_name"),
     ("bedrock_custom_model_info", "model_name"),
+    ("bedrock_custom_model_deployment_info", "deployment_name"),
+    ("bedrock_provisioned_throughput_info", "provisioned_model_name"),
+    ("bedrock_evaluation_job_info", "job_name"),
+    ("bedrock_batch_inference_job_info", "job_name"),
+    ("bedrock_model_import_job_info", "job_name"),
+    ("bedrock_model_copy_job_info", "job_id"),
+    ("bedrock_imported_model_info", "model_name"),
 )
 
 
@@ -88,7 +95,7 @@ def expected_names(exposition):
 
 
 class Table(html.parser.HTMLParser):
-    """The rows of the table after the "Jobs and models" heading: the text of each cell."""
+    """The rows of the table after the "Resources" heading: the text of each cell."""
 
     def __init__(self):
         super().__init__()
@@ -114,7 +121,7 @@ class Table(html.parser.HTMLParser):
 
     def handle_data(self, data):
         if self.heading:
-            self.in_resources = data.strip() == "Jobs and models"
+            self.in_resources = data.strip() == "Resources"
         elif self.cell is not None:
             self.cell += data
 

@@ -87,7 +87,7 @@ struct Cycle {
 }
 
 impl<S: BedrockSource> PolledTarget<S> {
-    /// A target reading through `source` the jobs and models `config` lists and discovers;
+    /// A target reading through `source` the resources `config` lists and discovers;
     /// `region` (the target's, resolved) labels their series. Everything is due at once.
     pub fn new(source: S, region: &str, config: &config::Target) -> Self {
         let now = Instant::now();

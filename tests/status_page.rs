@@ -10,10 +10,10 @@ use common::*;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The page's rows of resources (after the header of "Jobs and models"), one string each.
+/// The page's rows of resources (after the "Resources" heading), one string each.
 fn rows(html: &str) -> Vec<&str> {
     let table = html
-        .split("<h2>Jobs and models</h2>")
+        .split("<h2>Resources</h2>")
         .nth(1)
         .unwrap_or_else(|| panic!("no table of resources in:\n{html}"));
     table

@@ -101,7 +101,7 @@ pub fn static_config(region: &str, access_key_id: &str, secret_access_key: &str)
         .build()
 }
 
-/// Reads one target's jobs and models through `aws-sdk-bedrock`.
+/// Reads one target's resources of every kind through `aws-sdk-bedrock`.
 #[derive(Debug, Clone)]
 pub struct AwsSource {
     client: aws_sdk_bedrock::Client,

@@ -221,22 +221,22 @@ impl<R> Page<R> {
     }
 }
 
-/// Reads jobs and models of one target (one account and region). Cheap to clone: clones share
+/// Reads the resources of one target (one account and region). Cheap to clone: clones share
 /// their connections and credential caches.
 ///
 /// What it returns comes from outside: the poller passes every result through [`boundary`]
 /// before anything else sees it.
 pub trait BedrockSource: Clone + Send + Sync + 'static {
-    /// `GetModelCustomizationJob` or `GetCustomModel` for a name or ARN.
+    /// The Get call of `kind` for a name or ARN (whatever its Get call takes).
     fn get(
         &self,
         kind: Kind,
         identifier: &str,
     ) -> impl Future<Output = Result<Record, FetchError>> + Send;
 
-    /// One page of `ListModelCustomizationJobs` or `ListCustomModels` (one call, full pages),
-    /// from `next_token` (the first page without one). The caller follows the tokens, so that
-    /// it can bound a listing.
+    /// One page of the List call of `query`'s kind (one call, full pages), from `next_token`
+    /// (the first page without one). The caller follows the tokens, so that it can bound a
+    /// listing.
     fn list_page(
         &self,
         query: &ListQuery,

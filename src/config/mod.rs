@@ -186,7 +186,7 @@ impl Config {
         })
     }
 
-    /// How many jobs and models the config lists, over all targets.
+    /// How many resources the config lists by name or ARN, over all targets.
     pub fn identifier_count(&self) -> usize {
         self.targets
             .iter()

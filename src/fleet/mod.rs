@@ -1,8 +1,8 @@
-//! The watched set: every job and model the exporter reads, configured or discovered, keyed so
+//! The watched set: every resource the exporter reads, of any kind, configured or discovered, keyed so
 //! that each is watched once, with what was last learned of it and when it is due again. Pure
 //! state: [`crate::poller`] keeps it current.
 //!
-//! - [`Resource`]: one watched job or model: its last record, health and schedule.
+//! - [`Resource`]: one watched resource: its last record, health and schedule.
 //! - [`WatchedSet`]: a target's resources by [`Key`].
 //! - [`reconcile`]: a listing applied to a watched set (pure: no I/O, no clock).
 
@@ -51,7 +51,7 @@ pub struct Key {
     pub id: String,
 }
 
-/// One watched job or model and what the exporter knows of it.
+/// One watched resource and what the exporter knows of it.
 ///
 /// Its fields are read anywhere; they change only through its methods (and [`reconcile`]),
 /// which bump [`Resource::version`], so the exposition renders it again.

@@ -61,7 +61,7 @@ pub fn render(snapshot: &Snapshot, telemetry_path: &str, now: f64) -> String {
         html.push_str("</table>\n");
     }
     html.push_str(
-        "<h2>Jobs and models</h2>\n<table><tr><th>Kind</th><th>Name</th><th>Status</th>\
+        "<h2>Resources</h2>\n<table><tr><th>Kind</th><th>Name</th><th>Status</th>\
          <th>Training loss</th><th>Validation loss</th><th>Account</th><th>Region</th>\
          <th>Origin</th><th>Up</th><th>Last success</th><th>Failure</th><th>Last error</th></tr>\n",
     );

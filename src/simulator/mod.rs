@@ -326,7 +326,7 @@ impl Simulator {
         }
     }
 
-    /// Deletes a job or model by name, as if it had never existed.
+    /// Deletes a resource by name, as if it had never existed.
     pub fn remove(&self, kind: Kind, name: &str) {
         if let Catalog::Fixed { records, names } = &mut self.state().catalog {
             if let Some(arn) = records
