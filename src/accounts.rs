@@ -4,7 +4,9 @@
 //! static target already covers (its role's account) is left to the static target.
 //!
 //! A listing that fails keeps the last accounts; [`Accounts`] holds them between refreshes and
-//! across config reloads.
+//! across config reloads, by the role and endpoint that listed them.
+
+use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_organizations::types::{AccountState, AccountStatus};
@@ -26,11 +28,28 @@ pub struct Account {
     pub active: bool,
 }
 
-/// What the organizations of a config listed last, one entry per organization (by position);
-/// `None` before its first listing that succeeded.
+/// What the organizations of a config listed last, by where they were listed ([`Listing`]),
+/// so that a reload that reorders or changes other keys of the entries keeps what each listed;
+/// an entry without one has not listed successfully yet.
 #[derive(Debug, Default)]
 pub struct Accounts {
-    listed: Vec<Option<Vec<Account>>>,
+    listed: HashMap<Listing, Vec<Account>>,
+}
+
+/// Where an organization's accounts are listed: through which role, at which endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Listing {
+    role_arn: Option<String>,
+    endpoint_url: Option<String>,
+}
+
+impl Listing {
+    fn of(org: &Organization) -> Listing {
+        Listing {
+            role_arn: org.role_arn.clone(),
+            endpoint_url: org.endpoint_url.clone(),
+        }
+    }
 }
 
 /// How a refresh went, for the log and the own metrics.
@@ -46,8 +65,9 @@ impl Accounts {
     /// Lists the accounts of every organization of `config` through clients on top of `base`;
     /// a failed listing keeps what that organization listed before.
     pub async fn refresh(&mut self, config: &Config, base: &SdkConfig) -> Refreshed {
-        self.listed.resize(config.organizations.len(), None);
-        self.listed.truncate(config.organizations.len());
+        // What no entry lists any more is forgotten.
+        let wanted: Vec<Listing> = config.organizations.iter().map(Listing::of).collect();
+        self.listed.retain(|key, _| wanted.contains(key));
         let mut refreshed = Refreshed {
             changed: false,
             failures: Vec::new(),
@@ -56,9 +76,9 @@ impl Accounts {
             let client = client(base, org, config.request_timeout).await;
             match list(&client).await {
                 Ok(accounts) => {
-                    if self.listed[i].as_ref() != Some(&accounts) {
+                    if self.listed.get(&Listing::of(org)) != Some(&accounts) {
                         refreshed.changed = true;
-                        self.listed[i] = Some(accounts);
+                        self.listed.insert(Listing::of(org), accounts);
                     }
                 }
                 Err(error) => refreshed.failures.push((i, error)),
@@ -71,8 +91,7 @@ impl Accounts {
     pub fn all(&self) -> Vec<(&str, &str)> {
         let mut all: Vec<(&str, &str)> = self
             .listed
-            .iter()
-            .flatten()
+            .values()
             .flatten()
             .map(|a| (a.id.as_str(), a.name.as_str()))
             .collect();
@@ -84,8 +103,10 @@ impl Accounts {
     /// `config` with the targets its organizations' accounts become appended to its own.
     pub fn apply(&self, config: &Config) -> Config {
         let mut effective = config.clone();
-        for (org, listed) in config.organizations.iter().zip(&self.listed) {
-            let Some(accounts) = listed else { continue };
+        for org in &config.organizations {
+            let Some(accounts) = self.listed.get(&Listing::of(org)) else {
+                continue;
+            };
             for target in targets(org, accounts) {
                 let covered = |t: &Target| {
                     t.region == target.region
@@ -193,6 +214,8 @@ async fn list(client: &aws_sdk_organizations::Client) -> Result<Vec<Account>, Fe
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use crate::config::Discover;
 
@@ -239,6 +262,38 @@ mod tests {
     }
 
     #[test]
+    fn each_entry_keeps_its_own_accounts_whatever_its_place() {
+        let mut other = org();
+        other.role_arn = Some("arn:aws:iam::555555555555:role/reader".to_owned());
+        other.member_role_name = "other-reader".to_owned();
+        let accounts = Accounts {
+            listed: [
+                (Listing::of(&org()), vec![account("222222222222", true)]),
+                (Listing::of(&other), vec![account("666666666666", true)]),
+            ]
+            .into(),
+        };
+        // A reload that swaps the two entries.
+        let config = Config {
+            organizations: vec![other, org()],
+            ..Config::default()
+        };
+        let roles: BTreeSet<String> = accounts
+            .apply(&config)
+            .targets
+            .iter()
+            .filter_map(|t| t.role_arn.clone())
+            .collect();
+        let want: BTreeSet<String> = [
+            "arn:aws:iam::666666666666:role/other-reader",
+            "arn:aws-us-gov:iam::222222222222:role/bedrock-exporter",
+        ]
+        .map(str::to_owned)
+        .into();
+        assert_eq!(roles, want);
+    }
+
+    #[test]
     fn a_static_target_of_the_same_account_and_region_wins() {
         let mut config = Config {
             organizations: vec![org()],
@@ -250,7 +305,7 @@ mod tests {
             ..Target::default()
         });
         let accounts = Accounts {
-            listed: vec![Some(vec![account("222222222222", true)])],
+            listed: [(Listing::of(&org()), vec![account("222222222222", true)])].into(),
         };
         let effective = accounts.apply(&config);
         let roles: Vec<(&str, &str)> = effective
