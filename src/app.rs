@@ -126,7 +126,8 @@ pub async fn build_poller(
         schedule(config),
         &config.exclude_metrics,
         telemetry,
-    );
+    )
+    .with_shard(*shard);
     Ok((poller, sources))
 }
 

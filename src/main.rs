@@ -126,14 +126,10 @@ fn shard(flags: &Flags) -> Result<Shard, String> {
             flags.total_shards
         ));
     }
-    let by =
-        match flags.shard_by.as_str() {
-            "target" => By::Target,
-            _ => return Err(
-                "--shard.by=resource: sharding by resource is not built yet; use --shard.by=target"
-                    .to_owned(),
-            ),
-        };
+    let by = match flags.shard_by.as_str() {
+        "resource" => By::Resource,
+        _ => By::Target,
+    };
     Ok(Shard {
         index,
         total: flags.total_shards,

@@ -28,6 +28,7 @@ use crate::fleet::reconcile::{queries, reconcile, Listing};
 use crate::fleet::{
     due_after, DiscoveryState, Key, Origin, Resource, Schedule, TargetKey, WatchedSet,
 };
+use crate::shard::{By, Shard};
 
 /// How much longer than `request_timeout` the poller waits for a call before abandoning it. The
 /// SDK enforces `request_timeout` itself; the poller's own bound keeps a source that never
@@ -245,6 +246,12 @@ pub struct Poller<S> {
     published: Instant,
     /// Whether every target has been ready once; a reload adding a target does not undo it.
     ready: bool,
+    /// This replica's share of the work. The targets it was given are its share by target;
+    /// by resource it keeps only the resources it owns.
+    shard: Shard,
+    /// By resource: the configured identifiers of every target that another shard reads. A
+    /// listing here never takes them up as discovered either.
+    foreign: HashSet<Key>,
 }
 
 impl<S> std::fmt::Debug for Poller<S> {
@@ -282,7 +289,52 @@ impl<S: BedrockSource> Poller<S> {
             work: FuturesUnordered::new(),
             published: Instant::now(),
             ready: false,
+            shard: Shard::default(),
+            foreign: HashSet::new(),
         }
+    }
+
+    /// Reads and exports only `shard`'s share of the resources when it splits them by resource
+    /// (by target, the targets it was given are its share already).
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self.leave_foreign();
+        self
+    }
+
+    /// By resource: drops the configured resources another shard reads from the watched sets,
+    /// and notes them in [`Poller::foreign`].
+    fn leave_foreign(&mut self) {
+        if self.shard.by != By::Resource {
+            return;
+        }
+        self.foreign.clear();
+        for target in &mut self.targets {
+            target.watched.resources.retain(|key, resource| {
+                let ours =
+                    resource.origin != Origin::Configured || self.shard.owns_resource(&key.id);
+                if !ours {
+                    self.foreign.insert(key.clone());
+                }
+                ours
+            });
+        }
+    }
+
+    /// Whether a listed resource is this replica's to watch: by resource, it is when its ARN
+    /// lands in this shard and no configured identifier another shard reads names it.
+    fn owns_listed(shard: &Shard, foreign: &HashSet<Key>, summary: &Record) -> bool {
+        if shard.by != By::Resource {
+            return true;
+        }
+        let named_elsewhere = |id: &str| {
+            foreign.contains(&Key {
+                kind: summary.kind(),
+                id: id.to_owned(),
+            })
+        };
+        summary.arn().is_some_and(|arn| shard.owns_resource(arn))
+            && (foreign.is_empty() || !summary.name().is_some_and(named_elsewhere))
     }
 
     /// Takes reloaded configs from `updates`, each applied as it comes: every target takes it
@@ -313,6 +365,7 @@ impl<S: BedrockSource> Poller<S> {
                 .init_region(&target.region, &target.operations());
             self.targets.push(target);
         }
+        self.leave_foreign();
         for gone in old {
             if let Some((_, _, account)) = &gone.last_cycle {
                 self.telemetry.forget_target(account, &gone.region);
@@ -701,7 +754,10 @@ impl<S: BedrockSource> Poller<S> {
                     },
                     &target.region,
                     &target.role_account,
-                    &|arn| others.contains(arn),
+                    &|summary| {
+                        summary.arn().is_some_and(|arn| others.contains(arn))
+                            || !Self::owns_listed(&self.shard, &self.foreign, summary)
+                    },
                 );
                 target.watched.read_now(&outcome.to_read, start);
                 if outcome.added + outcome.removed > 0 {

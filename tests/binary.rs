@@ -341,7 +341,6 @@ async fn bad_flags_exit_2() {
         (&["--shard=1"], "--shard"),
         (&["--shard=1", "--shard.from-hostname"], "--shard"),
         (&["--shard.by=account"], "--shard.by"),
-        (&["--shard.by=resource"], "--shard.by"),
         (
             &["--web.max-requests=18446744073709551615"],
             "--web.max-requests",
@@ -386,6 +385,7 @@ async fn bad_flags_exit_2() {
         "--web.listen-address=[::1]:0",
         "--web.listen-address=127.0.0.1:0",
         "--web.listen-address=localhost:0",
+        "--shard.by=resource",
     ] {
         let out = command()
             .arg(&config_flag)

@@ -1,6 +1,7 @@
-//! Replicas that split the work by target (`--total-shards`, `--shard`): through the real SDK
+//! Replicas that split the work (`--total-shards`, `--shard`, `--shard.by`): through the real SDK
 //! against the simulator, N shards export together exactly what one unsharded replica exports,
-//! and no series twice; a shard with no target still serves and is ready.
+//! and no series twice, by target and by resource; a shard with no target still serves and is
+//! ready.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use bedrock_exporter::app;
 use bedrock_exporter::bedrock::Kind;
-use bedrock_exporter::config::{Config, Target};
+use bedrock_exporter::config::{Config, Discover, Discovery, Target};
 use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::poller::{PolledTarget, Poller};
 use bedrock_exporter::shard::{By, Shard};
@@ -65,15 +66,41 @@ async fn exported(config: &Config, shard: &Shard) -> BTreeSet<String> {
         .into_iter()
         .map(|t| PolledTarget::new(t.source, &t.region, &t.config))
         .collect();
-    let mut poller = Poller::new(targets, app::schedule(config), &[], telemetry);
+    let mut poller = Poller::new(targets, app::schedule(config), &[], telemetry).with_shard(*shard);
     assert!(poller.poll_all().await, "{shard}");
     let text = String::from_utf8(poller.snapshot().text.to_vec()).unwrap();
-    // Series, not values: the last-success times differ from run to run.
+    // Series, not values: the last-success times differ from run to run. The discovery's own
+    // series are of the target, which every shard by resource lists: own metrics, left aside.
     text.lines()
         .filter(|l| !l.starts_with('#'))
+        .filter(|l| !l.starts_with("bedrock_exporter_discover"))
         .filter_map(|l| l.rsplit_once(' '))
         .map(|(series, _)| series.to_owned())
         .collect()
+}
+
+/// Splits `config` over 2, 3 and 5 shards by `by`: their union is `whole`, no series is in two
+/// shards. Returns, for each split, how many shards exported nothing.
+async fn split(config: &Config, by: By, whole: &BTreeSet<String>) -> Vec<usize> {
+    let mut empties = Vec::new();
+    for total in [2, 3, 5] {
+        let mut union = BTreeSet::new();
+        let mut empty = 0;
+        for index in 0..total {
+            let shard = Shard { index, total, by };
+            let part = exported(config, &shard).await;
+            empty += usize::from(part.is_empty());
+            let twice: Vec<&String> = part.intersection(&union).collect();
+            assert!(
+                twice.is_empty(),
+                "{shard} exports what another shard does: {twice:?}"
+            );
+            union.extend(part);
+        }
+        assert_eq!(&union, whole, "{total} shards by {}", by.as_str());
+        empties.push(empty);
+    }
+    empties
 }
 
 #[tokio::test]
@@ -88,30 +115,62 @@ async fn shards_by_target_export_together_what_one_replica_exports_and_nothing_t
 
     let whole = exported(&config, &Shard::default()).await;
     assert!(whole.len() > 100, "{}", whole.len());
-    for total in [2, 3, 5] {
-        let mut union = BTreeSet::new();
-        let mut empty = 0;
-        for index in 0..total {
-            let shard = Shard {
-                index,
-                total,
-                by: By::Target,
-            };
-            let part = exported(&config, &shard).await;
-            empty += usize::from(part.is_empty());
-            let twice: Vec<&String> = part.intersection(&union).collect();
-            assert!(
-                twice.is_empty(),
-                "{shard} exports what another shard does: {twice:?}"
-            );
-            union.extend(part);
-        }
-        assert_eq!(union, whole, "{total} shards");
-        assert!(
-            empty < total as usize,
-            "{total} shards: some shard polls something"
-        );
+    let empties = split(&config, By::Target, &whole).await;
+    assert!(
+        empties.iter().zip([2, 3, 5]).all(|(&e, total)| e < total),
+        "some shard of each split polls something: {empties:?}"
+    );
+    server.shutdown().await;
+}
+
+/// One target that discovers jobs and models and also names some (by name, so the listing
+/// must match them to what another shard reads, and by ARN): by resource, every shard lists it
+/// and exports only its share.
+#[tokio::test]
+async fn shards_by_resource_export_together_what_one_replica_exports_and_nothing_twice() {
+    let sim = Simulator::new();
+    for i in 0..40 {
+        let name = format!("job-{i}");
+        sim.put_job(if i % 3 == 0 {
+            job(&name)
+        } else {
+            job(&name).completed()
+        });
     }
+    for i in 0..20 {
+        sim.put_model(model(&format!("model-{i}")));
+    }
+    let server = sim.spawn().await.unwrap();
+    let ten_years = Discovery {
+        created_within: Some(Duration::from_secs(3_650 * 86_400)),
+        ..Discovery::default()
+    };
+    let named = ["job-3", "job-7", "job-12", "job-25"];
+    let mut target = Target {
+        endpoint_url: Some(server.endpoint_url()),
+        discover: Discover::from([(Kind::Job, ten_years), (Kind::Model, Discovery::default())]),
+        ..target(&named, &["model-2", "model-5"])
+    };
+    target
+        .lists
+        .get_mut(&Kind::Job)
+        .unwrap()
+        .push(job_arn(&id_of("job-30")));
+    let config = Config {
+        targets: vec![target],
+        ..Config::default()
+    };
+
+    let whole = exported(&config, &Shard::default()).await;
+    let up = |series: &BTreeSet<String>| {
+        series
+            .iter()
+            .filter(|s| s.starts_with("bedrock_exporter_target_up"))
+            .count()
+    };
+    assert_eq!(up(&whole), 60, "every resource once: {whole:#?}");
+    let empties = split(&config, By::Resource, &whole).await;
+    assert_eq!(empties, [0, 0, 0], "every shard reads some of 60 resources");
     server.shutdown().await;
 }
 

@@ -62,9 +62,9 @@ pub struct Listing {
 /// - A configured resource the listing returns (matched by ARN, or by name while its ARN is not
 ///   known) takes the listing's news; it never becomes a second, discovered resource.
 /// - A discovered resource the listing no longer returns drops out.
-/// - A new one is added, exported from its summary until read; unless `claimed` says another
-///   target already watches its ARN, or it answered 404 and its summary shows nothing new
-///   since ([`WatchedSet::gone`]).
+/// - A new one is added, exported from its summary until read; unless `claimed` says it is
+///   another's (a target that already watches its ARN, a shard that reads it), or it answered
+///   404 and its summary shows nothing new since ([`WatchedSet::gone`]).
 /// - A resource whose summary differs from its last read (status, `lastModifiedTime`) takes the
 ///   summary's fields and is read again; an unchanged one is left as it is.
 /// - A summary that lacks nothing its kind exports ([`Record::summary_lacks`]) is not read again:
@@ -74,7 +74,7 @@ pub fn reconcile(
     listing: Listing,
     region: &str,
     role_account: &str,
-    claimed: &dyn Fn(&str) -> bool,
+    claimed: &dyn Fn(&Record) -> bool,
 ) -> Reconciled {
     let Listing {
         kind,
@@ -155,7 +155,7 @@ pub fn reconcile(
         let Some(summary) = listing[place].take() else {
             continue;
         };
-        if claimed(&arn) {
+        if claimed(&summary) {
             continue;
         }
         let key = Key {
@@ -253,7 +253,7 @@ mod tests {
             .collect()
     }
 
-    fn nobody(_: &str) -> bool {
+    fn nobody(_: &Record) -> bool {
         false
     }
 
@@ -418,7 +418,7 @@ mod tests {
             ),
             REGION,
             "",
-            &|arn| arn != mine,
+            &|summary| summary.arn() != Some(mine.as_str()),
         );
         assert_eq!(out.added, 1);
         assert!(set.resources.contains_key(&key("mine")));
