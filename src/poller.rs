@@ -395,6 +395,7 @@ impl<S: BedrockSource> Poller<S> {
             }
         }
         self.assembler.exclude(&reconfig.exclude_metrics);
+        tracing::debug!(targets = self.targets.len(), "poller applied a new config");
         self.publish();
     }
 
