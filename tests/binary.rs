@@ -402,6 +402,54 @@ async fn bad_flags_exit_2() {
     }
 }
 
+/// `--shard.from-hostname` takes the shard from the host name's trailing number, as a
+/// StatefulSet names its pods: the binary runs in a UTS namespace of its own (`unshare`, as CI
+/// runs, as root) under a chosen host name. Shard 2 fits 3 shards and not 2, so it was read as 2.
+#[tokio::test]
+async fn the_shard_comes_from_the_host_name() {
+    let config = write_config("http://127.0.0.1:9", &["job-1"]);
+    let config_flag = format!("--config.file={}", config.display());
+    for (hostname, total, code, says) in [
+        ("bedrock-exporter-2", 3, 0, ""),
+        (
+            "bedrock-exporter-2",
+            2,
+            2,
+            "--shard.from-hostname: shard 2 is not below --total-shards=2",
+        ),
+        (
+            "bedrock-exporter",
+            3,
+            2,
+            r#"--shard.from-hostname: the host name "bedrock-exporter" does not end in a number"#,
+        ),
+    ] {
+        let mut unshare = tokio::process::Command::new("unshare");
+        unshare
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                r#"hostname "$0" && exec "$@""#,
+                hostname,
+            ])
+            .args([BIN, &config_flag, "--config.check", "--shard.from-hostname"])
+            .arg(format!("--total-shards={total}"))
+            .kill_on_drop(true);
+        let out = output(&mut unshare).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{hostname}, {total}: {stderr}"
+        );
+        assert!(stderr.contains(says), "{hostname}, {total}: {stderr}");
+    }
+}
+
 /// Runs `--once` on a config file.
 async fn once(config: &std::path::Path) -> std::process::Output {
     output(
