@@ -3,7 +3,10 @@
 //!
 //! ```text
 //! cargo run --release --example simulator -- --jobs 2000 --models 500 --running 20
+//! cargo run --release --example simulator -- --accounts 100 --jobs 800 --models 198 --running 2
 //! ```
+//! With `--accounts N`, an Organization of N accounts (`ListAccounts`, `AssumeRole` per account),
+//! each with that many jobs and models of its own; without, one account and no Organization.
 //! Prints `listening on http://127.0.0.1:PORT` once it serves; stops on SIGTERM or SIGINT.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,9 +14,10 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bedrock_exporter::bedrock::{JobRecord, ModelRecord, StatusDetails};
-use bedrock_exporter::simulator::Simulator;
+use bedrock_exporter::simulator::{Account, Simulator};
 use tokio::signal::unix::{signal, SignalKind};
 
+/// The account of a fleet without `--accounts`.
 const ACCOUNT: &str = "123456789012";
 const BASE: &str = "amazon.titan-text-express-v1:0:8k";
 
@@ -26,17 +30,25 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Where a resource lives: its account, and the prefix that keeps its name unique in the
+/// simulator (which keys records by name).
+struct Home<'a> {
+    account: &'a str,
+    prefix: &'a str,
+}
+
 /// A job as the tests' fixtures have it: every field set, created an hour ago.
-fn job(i: usize, status: &str, now: f64) -> JobRecord {
-    let name = format!("fine-tune-{i:06}");
+fn job(home: &Home, i: usize, status: &str, now: f64) -> JobRecord {
+    let Home { account, prefix } = *home;
+    let name = format!("{prefix}fine-tune-{i:06}");
     JobRecord {
         job_arn: Some(format!(
-            "arn:aws:bedrock:us-east-1:{ACCOUNT}:model-customization-job/{BASE}/{i:012}"
+            "arn:aws:bedrock:us-east-1:{account}:model-customization-job/{BASE}/{i:012}"
         )),
         job_name: Some(name.clone()),
         output_model_name: Some(format!("{name}-model")),
         output_model_arn: (status == "Completed")
-            .then(|| format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/{BASE}/{i:012}")),
+            .then(|| format!("arn:aws:bedrock:us-east-1:{account}:custom-model/{BASE}/{i:012}")),
         base_model_arn: Some(format!(
             "arn:aws:bedrock:us-east-1::foundation-model/{BASE}"
         )),
@@ -62,15 +74,16 @@ fn job(i: usize, status: &str, now: f64) -> JobRecord {
     }
 }
 
-fn model(i: usize, now: f64) -> ModelRecord {
+fn model(home: &Home, i: usize, now: f64) -> ModelRecord {
+    let Home { account, prefix } = *home;
     ModelRecord {
         model_arn: Some(format!(
-            "arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/{BASE}/m{i:011}"
+            "arn:aws:bedrock:us-east-1:{account}:custom-model/{BASE}/m{i:011}"
         )),
-        model_name: Some(format!("custom-model-{i:06}")),
-        job_name: Some(format!("fine-tune-{i:06}")),
+        model_name: Some(format!("{prefix}custom-model-{i:06}")),
+        job_name: Some(format!("{prefix}fine-tune-{i:06}")),
         job_arn: Some(format!(
-            "arn:aws:bedrock:us-east-1:{ACCOUNT}:model-customization-job/{BASE}/{i:012}"
+            "arn:aws:bedrock:us-east-1:{account}:model-customization-job/{BASE}/{i:012}"
         )),
         base_model_arn: Some(format!(
             "arn:aws:bedrock:us-east-1::foundation-model/{BASE}"
@@ -88,25 +101,36 @@ fn model(i: usize, now: f64) -> ModelRecord {
 
 #[tokio::main]
 async fn main() {
-    let (jobs, models, running) = (
+    let (jobs, models, running, accounts) = (
         arg("--jobs", 2000),
         arg("--models", 500),
         arg("--running", 0),
+        arg("--accounts", 0),
     );
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
     let sim = Simulator::new();
-    for i in 0..jobs + running {
-        sim.put_job(job(
-            i,
-            if i < jobs { "Completed" } else { "InProgress" },
-            now,
-        ));
-    }
-    for i in 0..models {
-        sim.put_model(model(i, now));
+    let homes: Vec<(String, String)> = if accounts == 0 {
+        vec![(ACCOUNT.to_owned(), String::new())]
+    } else {
+        (0..accounts)
+            .map(|k| (format!("{:012}", 200_000_000_000 + k), format!("a{k:04}-")))
+            .collect()
+    };
+    for (account, prefix) in &homes {
+        if accounts > 0 {
+            sim.put_account(Account::active(account));
+        }
+        let home = Home { account, prefix };
+        for i in 0..jobs + running {
+            let status = if i < jobs { "Completed" } else { "InProgress" };
+            sim.put_job(job(&home, i, status, now));
+        }
+        for i in 0..models {
+            sim.put_model(model(&home, i, now));
+        }
     }
     let running_sim = sim.spawn().await.expect("bind");
     println!("listening on {}", running_sim.endpoint_url());
