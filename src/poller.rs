@@ -2,7 +2,9 @@
 //! it lists what its discovery finds, reads what is due (bounded by `concurrency`, each call by
 //! its own timeout), and ends; its next cycle starts when something of it is due again. A
 //! target whose calls hang delays no other target's cycles, publishing or readiness. Snapshots
-//! are published when a target's cycle ends, and every [`PUBLISH_EVERY`] while any runs.
+//! are published when a target's cycle ends, and every [`PUBLISH_EVERY`] while any runs; when
+//! assembling one takes long (a large fleet), no more often than keeps it to a
+//! [`PUBLISH_SHARE`]th of the time.
 //!
 //! Calls run as futures that own what they need and hand back their results, which this task
 //! applies as they arrive: the watched sets are only ever touched here, so they need no locks,
@@ -37,6 +39,15 @@ pub const READ_GRACE: Duration = Duration::from_secs(1);
 
 /// While a cycle runs, what it has read so far is published at least this often.
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(5);
+
+/// A snapshot that took longer than [`PUBLISH_FLOOR`] to assemble is followed by the next no
+/// sooner than this many times as long: with many targets, each ending its cycles at its own
+/// time, a large exposition is otherwise assembled again at every end (100 targets and 100,000
+/// resources kept both cores busy doing so). Cycle ends in between are published together.
+pub const PUBLISH_SHARE: u32 = 10;
+
+/// Snapshots that take less than this to assemble are published at every cycle's end.
+pub const PUBLISH_FLOOR: Duration = Duration::from_millis(50);
 
 /// A listing fails after this many pages (of all its queries together).
 pub const LIST_PAGES_MAX: usize = 1000;
@@ -244,6 +255,10 @@ pub struct Poller<S> {
     work: Work,
     /// When the last snapshot was published.
     published: Instant,
+    /// How long assembling the last snapshot took.
+    publish_cost: Duration,
+    /// Whether a cycle ended since the last snapshot was published.
+    unpublished: bool,
     /// Whether every target has been ready once; a reload adding a target does not undo it.
     ready: bool,
     /// This replica's share of the work. The targets it was given are its share by target;
@@ -288,6 +303,8 @@ impl<S: BedrockSource> Poller<S> {
             updates: None,
             work: FuturesUnordered::new(),
             published: Instant::now(),
+            publish_cost: Duration::ZERO,
+            unpublished: false,
             ready: false,
             shard: Shard::default(),
             foreign: HashSet::new(),
@@ -434,6 +451,9 @@ impl<S: BedrockSource> Poller<S> {
                 _ = tokio::time::sleep_until(publish_at) => self.publish(),
             }
         }
+        if self.unpublished {
+            self.publish();
+        }
         !failed
             && self.targets.iter().all(|t| {
                 t.watched.resources.values().all(|r| r.up)
@@ -457,9 +477,7 @@ impl<S: BedrockSource> Poller<S> {
                     self.start_cycle(t, now, false);
                 }
             }
-            if self.targets.iter().any(|t| t.cycle.is_some())
-                && now >= self.published + PUBLISH_EVERY
-            {
+            if self.publish_due().is_some_and(|at| now >= at) {
                 self.publish();
             }
             let wake = self.next_wake();
@@ -482,7 +500,7 @@ impl<S: BedrockSource> Poller<S> {
     }
 
     /// When the poller must wake next: the earliest cycle due of an idle target, or the next
-    /// publication while a cycle runs.
+    /// publication.
     fn next_wake(&self) -> Instant {
         let now = Instant::now();
         let cycles = self
@@ -490,15 +508,33 @@ impl<S: BedrockSource> Poller<S> {
             .iter()
             .filter(|t| t.cycle.is_none())
             .map(|t| t.next_cycle);
-        let publish = self
+        cycles
+            .chain(self.publish_due())
+            .min()
+            .unwrap_or_else(|| self.idle(now))
+    }
+
+    /// The least time between two snapshots: none after one that was quick to assemble, else
+    /// [`PUBLISH_SHARE`] times what it took.
+    fn publish_gap(&self) -> Duration {
+        if self.publish_cost < PUBLISH_FLOOR {
+            Duration::ZERO
+        } else {
+            self.publish_cost.saturating_mul(PUBLISH_SHARE)
+        }
+    }
+
+    /// When the next snapshot is due, if one is: what ended cycles left unpublished, at the
+    /// gap's end; what a cycle in progress has read so far, every [`PUBLISH_EVERY`].
+    fn publish_due(&self) -> Option<Instant> {
+        let gap = self.publish_gap();
+        let ended = self.unpublished.then(|| due_after(self.published, gap));
+        let running = self
             .targets
             .iter()
             .any(|t| t.cycle.is_some())
-            .then(|| self.published + PUBLISH_EVERY);
-        cycles
-            .chain(publish)
-            .min()
-            .unwrap_or_else(|| self.idle(now))
+            .then(|| due_after(self.published, PUBLISH_EVERY.max(gap)));
+        ended.into_iter().chain(running).min()
     }
 
     /// When a target with nothing due looks again.
@@ -696,10 +732,14 @@ impl<S: BedrockSource> Poller<S> {
                 .fold(f64::INFINITY, f64::min);
             self.telemetry.observe_cycle(longest, oldest);
         }
-        // Published before it is logged, so whoever reads the log line sees this snapshot served.
-        self.publish();
-        // What the cycle's listings and reads freed, and the last snapshot if none holds it.
-        tokio::task::spawn_blocking(crate::heap::release_free_memory);
+        // Published before it is logged, so whoever reads the log line sees this snapshot served;
+        // unless assembling is slow and the last snapshot recent (see `PUBLISH_SHARE`). The
+        // snapshot that makes the exporter ready is never held back.
+        let readies = !self.ready && self.targets.iter().all(|t| t.last_cycle.is_some());
+        self.unpublished = true;
+        if readies || self.publish_due().is_some_and(|at| now >= at) {
+            self.publish();
+        }
         tracing::debug!(
             region,
             resources,
@@ -849,6 +889,7 @@ impl<S: BedrockSource> Poller<S> {
     /// Assembles and publishes what the watched sets hold now.
     fn publish(&mut self) {
         self.published = Instant::now();
+        self.unpublished = false;
         let ready_at = self.ready_at();
         let resources: Vec<&Resource> = self
             .targets
@@ -879,6 +920,9 @@ impl<S: BedrockSource> Poller<S> {
             Snapshot::new(assembled.text, assembled.views, discoveries, self.cycles)
                 .ready_from(ready_at),
         ));
+        self.publish_cost = self.published.elapsed();
+        // What the cycles' listings and reads freed, and the last snapshot if none holds it.
+        tokio::task::spawn_blocking(crate::heap::release_free_memory);
     }
 
     /// From when the exporter is ready: at once when every target has finished a cycle (and
