@@ -183,6 +183,19 @@ impl<S: BedrockSource> PolledTarget<S> {
         }
     }
 
+    /// Whether it watches the resource of `kind` whose ARN is `arn`: discovered (keyed by ARN),
+    /// or configured by ARN or by a name a read has tied to it.
+    fn watches(&self, kind: Kind, arn: &str) -> bool {
+        let key = Key {
+            kind,
+            id: arn.to_owned(),
+        };
+        self.watched.resources.contains_key(&key)
+            || self.watched.resources.values().any(|r| {
+                r.kind == kind && r.origin == Origin::Configured && r.arn.as_deref() == Some(arn)
+            })
+    }
+
     /// The operations this target calls: both Gets, and the List of each discovered kind.
     fn operations(&self) -> Vec<Operation> {
         Kind::ALL
@@ -708,7 +721,7 @@ impl<S: BedrockSource> Poller<S> {
         }
         self.telemetry
             .observe_target_cycle(&account, &target.region, took);
-        target.last_cycle = Some((took, ended, account));
+        target.last_cycle = Some((took, ended, account.clone()));
         target.next_cycle = target.next_due().unwrap_or(idle);
         let resources = target.watched.resources.len();
         // Calls, not resources: a discovered resource that answered 404 is no longer watched.
@@ -741,6 +754,7 @@ impl<S: BedrockSource> Poller<S> {
             self.publish();
         }
         tracing::debug!(
+            account_id = account,
             region,
             resources,
             failed,
@@ -760,18 +774,25 @@ impl<S: BedrockSource> Poller<S> {
         start: Instant,
     ) {
         // Another target's resources are theirs: a discovery never watches them a second time.
-        let others: HashSet<String> = if self.targets.len() > 1 {
-            self.targets
-                .iter()
-                .enumerate()
-                .filter(|(other, _)| *other != t)
-                .flat_map(|(_, target)| target.watched.resources.values())
-                .filter_map(|r| r.arn.clone())
-                .collect()
-        } else {
-            HashSet::new()
+        // Asked only of what a listing shows new, and only of targets that can list the same
+        // ARN (its account, in the same region): a steady listing of a large fleet costs
+        // nothing here.
+        let (before, rest) = self.targets.split_at_mut(t);
+        let Some((target, after)) = rest.split_first_mut() else {
+            return;
         };
-        let target = &mut self.targets[t];
+        let region = target.region.clone();
+        let theirs = |summary: &Record| {
+            let Some(arn) = summary.arn() else {
+                return false;
+            };
+            let account = crate::bedrock::account_of_arn(arn).unwrap_or_default();
+            before
+                .iter()
+                .chain(after.iter())
+                .filter(|o| o.region == region && [account, ""].contains(&o.account()))
+                .any(|o| o.watches(summary.kind(), arn))
+        };
         let Some(discovery) = target.discoveries.iter_mut().find(|d| d.kind == kind) else {
             return;
         };
@@ -796,8 +817,7 @@ impl<S: BedrockSource> Poller<S> {
                     &target.region,
                     &target.role_account,
                     &|summary| {
-                        summary.arn().is_some_and(|arn| others.contains(arn))
-                            || !Self::owns_listed(&self.shard, &self.foreign, summary)
+                        theirs(summary) || !Self::owns_listed(&self.shard, &self.foreign, summary)
                     },
                 );
                 target.watched.read_now(&outcome.to_read, start);
