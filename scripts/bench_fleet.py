@@ -37,10 +37,33 @@ import time
 import urllib.error
 import urllib.request
 
-from bench_scrape import MIB, Process, RssSampler, cpu_ns, fetch, start_nginx, wrk
+from bench_scrape import MIB, Process, RssSampler, fetch, start_nginx, wrk
 
 JOBS, MODELS, RUNNING = 800, 198, 2
 INTERVAL = 20
+
+
+def cpu_ms(pid):
+    """CPU time of the process, user and system, in ms: of every thread, those that ended too
+    (the runtime's blocking threads come and go)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def breakdown(pid):
+    """Resident memory by kind, MiB, and the in-memory exposition files' total size."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        status = dict(line.split(":", 1) for line in f if line.startswith(("RssAnon", "RssFile", "RssShmem")))
+    memfds = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                memfds += os.stat(f"/proc/{pid}/fd/{fd}").st_size
+        except OSError:
+            pass
+    parts = {k: int(v.split()[0]) // 1024 for k, v in status.items()}
+    return ", ".join(f"{k} {v} MiB" for k, v in parts.items()) + f", memfd files {memfds // MIB} MiB"
 
 
 def start_simulator(args, accounts, jobs, models, running):
@@ -131,9 +154,9 @@ def steady(replica, intervals=3):
     """CPU (ms) and API calls per interval over `intervals` intervals, from one interval after
     every resource was read."""
     time.sleep(INTERVAL)
-    cpu, calls = cpu_ns(replica.process.proc.pid), replica.calls()
+    cpu, calls = cpu_ms(replica.process.proc.pid), replica.calls()
     time.sleep(intervals * INTERVAL)
-    cpu, after = (cpu_ns(replica.process.proc.pid) - cpu) / 1e6 / intervals, replica.calls()
+    cpu, after = (cpu_ms(replica.process.proc.pid) - cpu) / intervals, replica.calls()
     per = {op: (after.get(op, 0) - calls.get(op, 0)) / intervals for op in after}
     return cpu, {op: n for op, n in per.items() if n}
 
@@ -153,6 +176,7 @@ def fleet(args, directory, accounts, jobs, models, running, shards=0, measure_st
             text = r.scrape()
         if measure_steady:
             result["cpu"], result["calls"] = steady(replicas[0])
+            result["memory"] = breakdown(replicas[0].process.proc.pid)
         if scrape_rates:
             nginx, nginx_address = start_nginx(directory, text)
             rates = {key: [] for key in [(False, "exporter"), (False, "nginx"), (True, "exporter"), (True, "nginx")]}
@@ -217,19 +241,24 @@ def main():
             rows.append((f"peak memory, {name}{f', shard {k}' if len(run['peak']) > 1 else ''}",
                          f"{peak / MIB:.0f} MiB (exposition {exposition / MIB:.0f} MiB)",
                          f"<= {budget / MIB:.0f} MiB", peak <= budget))
-    rows.append((f"CPU an interval: {args.accounts * RUNNING} running of {n:,}, vs the {args.accounts * RUNNING} alone",
-                 f"{whole['cpu']:.0f} ms vs {alone['cpu']:.0f} ms", f"<= {3 * alone['cpu'] + 5:.0f} ms",
-                 whole["cpu"] <= 3 * alone["cpu"] + 5))
+    # A window of whole intervals catches some targets' cycles once more than others (a cycle
+    # starts an interval after the last started, plus its wait for the poller); every target's
+    # cycle makes one ListCustomModels call (198 models, one page), which counts the cycles.
+    def per_cycle(run, value):
+        return value / (run["calls"].get("ListCustomModels", 0) / args.accounts or 1)
+
+    cpu, cpu_alone = per_cycle(whole, whole["cpu"]), per_cycle(alone, alone["cpu"])
+    rows.append((f"CPU of a cycle of every target: {args.accounts * RUNNING} running of {n:,}, vs the "
+                 f"{args.accounts * RUNNING} alone", f"{cpu:.0f} ms vs {cpu_alone:.0f} ms",
+                 f"<= {3 * cpu_alone + 5:.0f} ms", cpu <= 3 * cpu_alone + 5))
+
     def calls(run, prefix):
         return sum(v for op, v in run["calls"].items() if op.startswith(prefix))
 
-    # The running jobs alone are the reference: a window of whole intervals catches a target's
-    # cycle one time more or less, in both runs alike.
-    gets, lists, running = calls(whole, "Get"), calls(whole, "List"), calls(alone, "Get")
-    rows.append(("API calls an interval, 1 replica (List pages + Gets)",
+    gets, lists = per_cycle(whole, calls(whole, "Get")), per_cycle(whole, calls(whole, "List"))
+    rows.append(("API calls in a cycle of every target, 1 replica",
                  f"{lists:.0f} List pages + {gets:.0f} Gets",
-                 f"Gets <= {running * 1.05:.0f} (the {args.accounts * RUNNING} running alone: {running:.0f}, + 5%)",
-                 gets <= running * 1.05))
+                 f"Gets <= {args.accounts * RUNNING} (the running)", gets <= args.accounts * RUNNING + 0.5))
     rates = split["rates"]
     for zipped, goal in [(False, 0.8), (True, 0.5)]:
         ratio = rates[(zipped, "exporter")] / rates[(zipped, "nginx")]
@@ -241,6 +270,7 @@ def main():
     for name, measured, goal, met in rows:
         print(f"{name:<{width}} | {measured} | {goal} | {'yes' if met else 'NO'}")
     print(f"\ncalls an interval by operation, 1 replica: {whole['calls']}; running alone: {alone['calls']}")
+    print(f"memory of the 1 replica after its steady intervals: {whole['memory']}")
     return 0 if all(r[3] for r in rows) else 1
 
 
