@@ -116,6 +116,28 @@ impl Ident<'_> {
         }
     }
 
+    /// A kind's `status` state set (label `status`), when the resource reports a status.
+    pub fn status(&self, out: &mut Vec<u8>, family: &str, known: &[&str], status: Option<&str>) {
+        if let Some(status) = status {
+            self.state_set(out, family, &[], "status", known, status);
+        }
+    }
+
+    /// A kind's `_failure_info` series, only when its status is `Failed`: the message's first
+    /// line, at most [`FAILURE_LABEL_MAX`] characters, as the `message` label.
+    pub fn failure_info(
+        &self,
+        out: &mut Vec<u8>,
+        family: &str,
+        status: Option<&str>,
+        message: Option<&str>,
+    ) {
+        if status == Some("Failed") {
+            let message = one_line(message.unwrap_or_default());
+            self.series(out, family, &[("message", &message)], 1.0);
+        }
+    }
+
     /// One series per validator that reported a loss, `validator` its index (sorted as text:
     /// "10" before "2").
     pub fn validation_losses(&self, out: &mut Vec<u8>, family: &str, losses: &[Option<f64>]) {

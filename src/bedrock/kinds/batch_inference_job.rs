@@ -19,7 +19,7 @@ use super::json::{put, string, timestamp};
 use super::{FamilyDef, KindRecord, KindSpec};
 use crate::bedrock::aws::{fetch_error, present, seconds};
 use crate::bedrock::boundary::Fields;
-use crate::bedrock::series::{one_line, or_empty, Ident};
+use crate::bedrock::series::{or_empty, Ident};
 use crate::bedrock::{account_of_arn, FetchError, ListQuery, Page, LIST_PAGE_MAX};
 
 /// One `GetModelInvocationJob` response, as far as exported. Every field may be absent.
@@ -193,9 +193,8 @@ impl KindRecord for BatchInferenceJobRecord {
         match family {
             END => id.optional(out, name, self.end_time),
             EXPIRATION => id.optional(out, name, self.expiration_time),
-            FAILURE if self.status.as_deref() == Some("Failed") => {
-                let message = one_line(s(&self.message));
-                id.series(out, name, &[("message", &message)], 1.0);
+            FAILURE => {
+                id.failure_info(out, name, self.status.as_deref(), self.message.as_deref())
             }
             INFO => {
                 let labels = [
@@ -213,11 +212,7 @@ impl KindRecord for BatchInferenceJobRecord {
                     }
                 }
             }
-            STATUS => {
-                if let Some(status) = self.status.as_deref() {
-                    id.state_set(out, name, &[], "status", &STATUSES, status);
-                }
-            }
+            STATUS => id.status(out, name, &STATUSES, self.status.as_deref()),
             SUBMIT => id.optional(out, name, self.submit_time),
             TIMEOUT => id.optional(
                 out,

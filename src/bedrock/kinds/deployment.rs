@@ -16,7 +16,7 @@ use super::json::{put, string, timestamp};
 use super::{FamilyDef, KindRecord, KindSpec};
 use crate::bedrock::aws::{fetch_error, present, seconds};
 use crate::bedrock::boundary::Fields;
-use crate::bedrock::series::{one_line, or_empty, Ident};
+use crate::bedrock::series::{or_empty, Ident};
 use crate::bedrock::{FetchError, ListQuery, Page, LIST_PAGE_MAX};
 
 /// One `GetCustomModelDeployment` response. Every field may be absent.
@@ -152,9 +152,8 @@ impl KindRecord for DeploymentRecord {
         let s = or_empty;
         match family {
             CREATION => id.optional(out, name, self.creation_time),
-            FAILURE if self.status.as_deref() == Some("Failed") => {
-                let message = one_line(s(&self.failure_message));
-                id.series(out, name, &[("message", &message)], 1.0);
+            FAILURE => {
+                id.failure_info(out, name, self.status.as_deref(), self.failure_message.as_deref())
             }
             INFO => {
                 let labels = [
@@ -164,16 +163,8 @@ impl KindRecord for DeploymentRecord {
                 id.series(out, name, &labels, 1.0);
             }
             LAST_MODIFIED => id.optional(out, name, self.last_updated_time),
-            STATUS => {
-                if let Some(status) = self.status.as_deref() {
-                    id.state_set(out, name, &[], "status", &STATUSES, status);
-                }
-            }
-            UPDATE_STATUS => {
-                if let Some(status) = self.update_status.as_deref() {
-                    id.state_set(out, name, &[], "status", &UPDATE_STATUSES, status);
-                }
-            }
+            STATUS => id.status(out, name, &STATUSES, self.status.as_deref()),
+            UPDATE_STATUS => id.status(out, name, &UPDATE_STATUSES, self.update_status.as_deref()),
             _ => {}
         }
     }

@@ -16,7 +16,7 @@ use super::json::{put, string, timestamp};
 use super::{FamilyDef, KindRecord, KindSpec};
 use crate::bedrock::aws::{fetch_error, present, seconds};
 use crate::bedrock::boundary::Fields;
-use crate::bedrock::series::{one_line, or_empty, Ident};
+use crate::bedrock::series::{or_empty, Ident};
 use crate::bedrock::{account_of_arn, FetchError, ListQuery, Page, LIST_PAGE_MAX};
 
 /// One `GetEvaluationJob` response, as far as exported. Every field may be absent.
@@ -152,9 +152,8 @@ impl KindRecord for EvaluationJobRecord {
         let s = or_empty;
         match family {
             CREATION => id.optional(out, name, self.creation_time),
-            FAILURE if self.status.as_deref() == Some("Failed") => {
-                let message = one_line(s(&self.failure_message));
-                id.series(out, name, &[("message", &message)], 1.0);
+            FAILURE => {
+                id.failure_info(out, name, self.status.as_deref(), self.failure_message.as_deref())
             }
             INFO => {
                 let labels = [
@@ -165,11 +164,7 @@ impl KindRecord for EvaluationJobRecord {
                 id.series(out, name, &labels, 1.0);
             }
             LAST_MODIFIED => id.optional(out, name, self.last_modified_time),
-            STATUS => {
-                if let Some(status) = self.status.as_deref() {
-                    id.state_set(out, name, &[], "status", &STATUSES, status);
-                }
-            }
+            STATUS => id.status(out, name, &STATUSES, self.status.as_deref()),
             _ => {}
         }
     }

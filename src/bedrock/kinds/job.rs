@@ -18,7 +18,7 @@ use super::{FamilyDef, KindRecord, KindSpec};
 use regex::Regex;
 use crate::bedrock::aws::{fetch_error, hyper_parameters, present, seconds, training_loss, validation_losses};
 use crate::bedrock::boundary::Fields;
-use crate::bedrock::series::{one_line, or_empty, Ident};
+use crate::bedrock::series::{or_empty, Ident};
 use crate::bedrock::{account_of_arn, FetchError, ListQuery, Page, LIST_PAGE_MAX};
 
 /// One `GetModelCustomizationJob` response. Every field may be absent, as in the API.
@@ -220,9 +220,8 @@ impl KindRecord for JobRecord {
         match family {
             CREATION => id.optional(out, name, self.creation_time),
             END => id.optional(out, name, self.end_time),
-            FAILURE if self.status.as_deref() == Some("Failed") => {
-                let message = one_line(s(&self.failure_message));
-                id.series(out, name, &[("message", &message)], 1.0);
+            FAILURE => {
+                id.failure_info(out, name, self.status.as_deref(), self.failure_message.as_deref())
             }
             HYPERPARAMETER => id.hyperparameters(out, name, &self.hyper_parameters),
             INFO => {
@@ -244,11 +243,7 @@ impl KindRecord for JobRecord {
                     }
                 }
             }
-            STATUS => {
-                if let Some(status) = self.status.as_deref() {
-                    id.state_set(out, name, &[], "status", &STATUSES, status);
-                }
-            }
+            STATUS => id.status(out, name, &STATUSES, self.status.as_deref()),
             TRAINING_LOSS => id.optional(out, name, self.training_loss),
             VALIDATION_LOSS => id.validation_losses(out, name, &self.validation_losses),
             _ => {}

@@ -17,7 +17,7 @@ use super::{FamilyDef, KindRecord, KindSpec};
 use regex::Regex;
 use crate::bedrock::aws::{fetch_error, hyper_parameters, present, seconds, training_loss, validation_losses};
 use crate::bedrock::boundary::Fields;
-use crate::bedrock::series::{one_line, or_empty, Ident};
+use crate::bedrock::series::{or_empty, Ident};
 use crate::bedrock::{account_of_arn, FetchError, ListQuery, Page, LIST_PAGE_MAX};
 
 /// One `GetCustomModel` response. Every field may be absent.
@@ -162,9 +162,8 @@ impl KindRecord for ModelRecord {
         let s = or_empty;
         match family {
             CREATION => id.optional(out, name, self.creation_time),
-            FAILURE if self.model_status.as_deref() == Some("Failed") => {
-                let message = one_line(s(&self.failure_message));
-                id.series(out, name, &[("message", &message)], 1.0);
+            FAILURE => {
+                id.failure_info(out, name, self.model_status.as_deref(), self.failure_message.as_deref())
             }
             HYPERPARAMETER => id.hyperparameters(out, name, &self.hyper_parameters),
             INFO => {
@@ -178,11 +177,7 @@ impl KindRecord for ModelRecord {
                 labels.extend(self.customization.labels());
                 id.series(out, name, &labels, 1.0);
             }
-            STATUS => {
-                if let Some(status) = self.model_status.as_deref() {
-                    id.state_set(out, name, &[], "status", &STATUSES, status);
-                }
-            }
+            STATUS => id.status(out, name, &STATUSES, self.model_status.as_deref()),
             TRAINING_LOSS => id.optional(out, name, self.training_loss),
             VALIDATION_LOSS => id.validation_losses(out, name, &self.validation_losses),
             _ => {}

@@ -19,7 +19,7 @@ use super::json::{put, string, timestamp};
 use super::{FamilyDef, KindRecord, KindSpec};
 use crate::bedrock::aws::{fetch_error, present, seconds};
 use crate::bedrock::boundary::Fields;
-use crate::bedrock::series::{one_line, or_empty, Ident};
+use crate::bedrock::series::{or_empty, Ident};
 use crate::bedrock::{FetchError, ListQuery, Page, LIST_PAGE_MAX};
 
 /// One `GetProvisionedModelThroughput` response. Every field may be absent.
@@ -162,9 +162,8 @@ impl KindRecord for ProvisionedThroughputRecord {
             COMMITMENT_EXPIRATION => id.optional(out, name, self.commitment_expiration_time),
             CREATION => id.optional(out, name, self.creation_time),
             DESIRED_MODEL_UNITS => id.optional(out, name, units(self.desired_model_units)),
-            FAILURE if self.status.as_deref() == Some("Failed") => {
-                let message = one_line(s(&self.failure_message));
-                id.series(out, name, &[("message", &message)], 1.0);
+            FAILURE => {
+                id.failure_info(out, name, self.status.as_deref(), self.failure_message.as_deref())
             }
             INFO => {
                 let labels = [
@@ -178,11 +177,7 @@ impl KindRecord for ProvisionedThroughputRecord {
             }
             LAST_MODIFIED => id.optional(out, name, self.last_modified_time),
             MODEL_UNITS => id.optional(out, name, units(self.model_units)),
-            STATUS => {
-                if let Some(status) = self.status.as_deref() {
-                    id.state_set(out, name, &[], "status", &STATUSES, status);
-                }
-            }
+            STATUS => id.status(out, name, &STATUSES, self.status.as_deref()),
             _ => {}
         }
     }
