@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bedrock_exporter::bedrock::{BedrockSource, Kind, ListQuery, Operation, Record};
 use bedrock_exporter::config::{Discover, Discovery, Target};
@@ -13,6 +13,7 @@ use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::poller::{PolledTarget, Poller};
 use bedrock_exporter::simulator::{Fault, Simulator, Tokens};
+use common::kinds::{fixed_clock, NOW};
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -24,13 +25,6 @@ fn job_aged(name: &str, status: &str, age: f64) -> bedrock_exporter::bedrock::Jo
     let mut job = job(name).status(status);
     job.creation_time = Some(NOW - age);
     job
-}
-
-/// The wall clock of the paused-time tests: 2026-11-30T00:00:00Z.
-const NOW: f64 = 1_795_996_800.0;
-
-fn fixed_clock() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs_f64(NOW)
 }
 
 /// Discovers every job and model: the fixtures are dated November 2026, so the jobs' window is

@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use bedrock_exporter::bedrock::{Kind, Operation};
 use bedrock_exporter::config::{Discover, Discovery, Target};
@@ -90,7 +90,7 @@ async fn steady_state_costs_only_what_each_kind_needs() {
         &[],
         Telemetry::new().unwrap(),
     )
-    .with_clock(|| UNIX_EPOCH + Duration::from_secs_f64(kinds::NOW));
+    .with_clock(kinds::fixed_clock);
     let mut snapshots = poller.subscribe();
     let shutdown = CancellationToken::new();
     let start = Instant::now();

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bedrock_exporter::bedrock::kinds::DeploymentRecord;
 use bedrock_exporter::bedrock::{BedrockSource, Kind, ListQuery, Operation, Record};
@@ -15,6 +15,7 @@ use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::poller::{PolledTarget, Poller};
 use bedrock_exporter::simulator::Simulator;
+use common::kinds::fixed_clock;
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -289,10 +290,6 @@ async fn a_listing_pages_through_every_deployment() {
 }
 
 /// The wall clock of the paused-time test: 2026-11-30T00:00:00Z.
-fn fixed_clock() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_795_996_800)
-}
-
 /// A settled, discovered deployment is read once; one whose update is Updating (which only its
 /// Get shows) every interval; a settled one again when its listing shows a change.
 #[tokio::test(start_paused = true)]

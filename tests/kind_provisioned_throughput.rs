@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bedrock_exporter::bedrock::kinds::ProvisionedThroughputRecord;
 use bedrock_exporter::bedrock::{BedrockSource, Kind, ListQuery, Operation, Record};
@@ -16,6 +16,7 @@ use bedrock_exporter::exposition::Telemetry;
 use bedrock_exporter::fleet::Schedule;
 use bedrock_exporter::poller::{PolledTarget, Poller};
 use bedrock_exporter::simulator::Simulator;
+use common::kinds::fixed_clock;
 use common::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -313,10 +314,6 @@ async fn a_listing_pages_through_every_throughput() {
 }
 
 /// The wall clock of the paused-time test: 2026-11-30T00:00:00Z.
-fn fixed_clock() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_795_996_800)
-}
-
 /// Interval after interval, discovered throughputs cost their List page and nothing else, even
 /// while Creating or Updating; a change their listing shows is taken without a Get; one that
 /// turns Failed costs one Get.

@@ -11,6 +11,11 @@ use super::{ACCOUNT, REGION};
 /// The paused tests' wall clock: 2026-11-30T00:00:00Z.
 pub const NOW: f64 = 1_795_996_800.0;
 
+/// [`NOW`] as a poller's wall clock (`Poller::with_clock`).
+pub fn fixed_clock() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(NOW)
+}
+
 /// Where a fixture stands in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
