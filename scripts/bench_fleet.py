@@ -37,7 +37,7 @@ import time
 import urllib.error
 import urllib.request
 
-from bench_scrape import MIB, Process, RssSampler, fetch, start_nginx, wrk
+from bench_scrape import MIB, Process, RssSampler, fetch, memory_parts, start_nginx, wrk
 
 JOBS, MODELS, RUNNING = 800, 198, 2
 INTERVAL = 20
@@ -52,18 +52,8 @@ def cpu_ms(pid):
 
 
 def breakdown(pid):
-    """Resident memory by kind, MiB, and the in-memory exposition files' total size."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        status = dict(line.split(":", 1) for line in f if line.startswith(("RssAnon", "RssFile", "RssShmem")))
-    memfds = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
-                memfds += os.stat(f"/proc/{pid}/fd/{fd}").st_size
-        except OSError:
-            pass
-    parts = {k: int(v.split()[0]) // 1024 for k, v in status.items()}
-    return ", ".join(f"{k} {v} MiB" for k, v in parts.items()) + f", memfd files {memfds // MIB} MiB"
+    """Resident memory by kind, and the in-memory exposition files' total size, in MiB."""
+    return ", ".join(f"{name} {size // MIB} MiB" for name, size in memory_parts(pid).items())
 
 
 def start_simulator(args, accounts, jobs, models, running):

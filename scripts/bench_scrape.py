@@ -83,23 +83,30 @@ class Process:
                 self.proc.kill()
 
 
-def memory(pid):
-    """The exporter's memory: anonymous and file-backed resident pages, and its in-memory files
-    (the sealed exposition texts), mapped or not; a container's memory limit counts them all."""
-    fields = {}
+def memory_parts(pid):
+    """The exporter's resident anonymous, file and shared pages (`RssAnon`, `RssFile`,
+    `RssShmem`) and the total size of its in-memory files (`memfds`: the sealed exposition texts,
+    mapped or not), in bytes."""
+    parts = {"RssAnon": 0, "RssFile": 0, "RssShmem": 0, "memfds": 0}
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
             name, _, value = line.partition(":")
-            if name in ("RssAnon", "RssFile", "RssShmem"):
-                fields[name] = int(value.split()[0]) * 1024
-    memfds = 0
+            if name in parts:
+                parts[name] = int(value.split()[0]) * 1024
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
-                memfds += os.stat(f"/proc/{pid}/fd/{fd}").st_size
+                parts["memfds"] += os.stat(f"/proc/{pid}/fd/{fd}").st_size
         except OSError:
             pass
-    return fields.get("RssAnon", 0) + fields.get("RssFile", 0) + max(fields.get("RssShmem", 0), memfds)
+    return parts
+
+
+def memory(pid):
+    """The exporter's memory: anonymous and file-backed resident pages, and its in-memory files
+    (the sealed exposition texts), mapped or not; a container's memory limit counts them all."""
+    parts = memory_parts(pid)
+    return parts["RssAnon"] + parts["RssFile"] + max(parts["RssShmem"], parts["memfds"])
 
 
 def cpu_ns(pid):
